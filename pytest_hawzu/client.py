@@ -1,0 +1,374 @@
+"""The only module that speaks HTTP to Hawzu.
+
+Every path, field name and enum value of the Hawzu API lives here, so that a
+correction to the contract touches this module and nothing else. The client
+makes exactly one attempt per call; throttling and retries are the caller's.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from pytest_hawzu import __version__
+from pytest_hawzu.model import CaseResult, Rejection, Status
+
+DEFAULT_URL = "https://api.hawzu.com"
+API_PREFIX = "/api/v1"
+MAX_BATCH = 100
+MAX_TITLE = 255
+MAX_DESCRIPTION = 10_000
+MAX_NOTES = 65_535
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+STATUS_WIRE: dict[Status, str] = {
+    Status.PASSED: "PASSED",
+    Status.FAILED: "FAILED",
+    Status.BLOCKED: "BLOCKED",
+    Status.SKIPPED: "SKIPPED",
+    Status.NOT_EXECUTED: "NOT_EXECUTED",
+}
+
+# Release statuses under which executions may be created and results posted.
+OPEN_RELEASE_STATUSES = frozenset({"NOT_STARTED", "IN_PROGRESS", "IN_REVIEW", "APPROVED"})
+
+RETRY_AFTER = "Retry-After"
+RATE_LIMIT_LIMIT = "X-RateLimit-Limit"
+RATE_LIMIT_REMAINING = "X-RateLimit-Remaining"
+RATE_LIMIT_RESET = "X-RateLimit-Reset"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+RELEASE_LOCKED = "RELEASE_LOCKED"
+EXECUTION_LOCKED = "EXECUTION_LOCKED"
+
+HeaderObserver = Callable[[Mapping[str, str]], None]
+
+
+class HawzuError(Exception):
+    """Anything that went wrong talking to Hawzu. Messages never hold the token."""
+
+
+class TransportError(HawzuError):
+    """No HTTP answer: refused, reset, DNS failure or timeout."""
+
+
+class ApiError(HawzuError):
+    """Hawzu answered with an error status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details: Mapping[str, Any] = details or {}
+        self.headers: Mapping[str, str] = headers or {}
+
+    @property
+    def retry_after(self) -> str | None:
+        return self.headers.get(RETRY_AFTER)
+
+
+@dataclass(frozen=True)
+class Identity:
+    token_name: str
+    workspace: str
+    project_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str
+    name: str
+    project_id: str
+    status: str
+
+    @property
+    def accepts_executions(self) -> bool:
+        return self.status in OPEN_RELEASE_STATUSES
+
+
+@dataclass(frozen=True)
+class Execution:
+    id: str
+    release_id: str
+    title: str
+    status: str
+    web_url: str
+    summary: Mapping[str, int]
+    created: bool  # False when an Idempotency-Key replay returned an existing one
+
+    def summary_by_status(self) -> dict[Status, int]:
+        wire = {v: k for k, v in STATUS_WIRE.items()}
+        return {wire[k]: int(n) for k, n in self.summary.items() if k in wire}
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    accepted: int
+    rejected: tuple[Rejection, ...]
+
+
+def user_agent() -> str:
+    return (
+        f"pytest-hawzu/{__version__} Python/{platform.python_version()} pytest/{pytest.__version__}"
+    )
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def result_to_wire(result: CaseResult) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "test_case_id": result.case_id,
+        "status": STATUS_WIRE[result.status],
+        "duration_ms": result.duration_ms,
+    }
+    if result.notes:
+        body["notes"] = result.notes[:MAX_NOTES]
+    if result.started_at is not None:
+        body["started_at"] = iso(result.started_at)
+    if result.finished_at is not None:
+        body["finished_at"] = iso(result.finished_at)
+    if result.steps:
+        body["steps"] = [_step_to_wire(s.name, s.status, s.notes) for s in result.steps]
+    automation: dict[str, str] = {}
+    if result.nodeids:
+        automation["nodeid"] = (
+            result.nodeids[0] if len(result.nodeids) == 1 else "\n".join(result.nodeids)
+        )
+    if result.worker:
+        automation["worker"] = result.worker
+    if automation:
+        body["automation"] = automation
+    return body
+
+
+def _step_to_wire(name: str, status: Status, notes: str) -> dict[str, str]:
+    step = {"name": name, "status": STATUS_WIRE[status]}
+    if notes:
+        step["notes"] = notes
+    return step
+
+
+class HawzuClient:
+    """One `requests.Session` per client; one attempt per call."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        observer: HeaderObserver | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.observer = observer
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = user_agent()
+        self._session.headers["Accept"] = "application/json"
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"HawzuClient(url={self.url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- endpoints -------------------------------------------------------
+
+    def me(self) -> Identity:
+        body = self._call("GET", "/me")
+        projects = body.get("projects") or []
+        workspace = body.get("workspace") or {}
+        return Identity(
+            token_name=str(body.get("name", "")),
+            workspace=str(workspace.get("name", "")),
+            project_ids=tuple(str(p["id"]) for p in projects if isinstance(p, dict) and "id" in p),
+        )
+
+    def get_release(self, release_id: str) -> Release:
+        return _release(self._call("GET", f"/releases/{_quote(release_id)}"))
+
+    def find_releases(self, project_id: str, name: str) -> list[Release]:
+        body = self._call("GET", "/releases", params={"project_id": project_id, "name": name})
+        return [_release(r) for r in body.get("data") or [] if isinstance(r, dict)]
+
+    def create_execution(
+        self,
+        release_id: str,
+        title: str,
+        *,
+        description: str = "",
+        test_case_ids: Sequence[str] = (),
+        idempotency_key: str | None = None,
+    ) -> Execution:
+        payload: dict[str, Any] = {"release_id": release_id, "title": title[:MAX_TITLE]}
+        if description:
+            payload["description"] = description[:MAX_DESCRIPTION]
+        if test_case_ids:
+            payload["test_case_ids"] = list(test_case_ids)
+        headers = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else None
+        status, body = self._exchange("POST", "/executions", json=payload, headers=headers)
+        return _execution(body, created=status == 201)
+
+    def unknown_case_ids(self, error: ApiError) -> list[str]:
+        """The case IDs a 422 on execution creation named as unknown."""
+        ids = error.details.get("unknown_test_case_ids") or []
+        return [str(i) for i in ids] if isinstance(ids, list) else []
+
+    def get_execution(self, execution_id: str) -> Execution:
+        return _execution(self._call("GET", f"/executions/{_quote(execution_id)}"))
+
+    def complete_execution(self, execution_id: str) -> Execution:
+        body = self._call(
+            "PATCH", f"/executions/{_quote(execution_id)}", json={"status": "COMPLETED"}
+        )
+        return _execution(body)
+
+    def post_results(self, execution_id: str, results: Sequence[CaseResult]) -> BatchOutcome:
+        payload = {"results": [result_to_wire(r) for r in results]}
+        body = self._call("POST", f"/executions/{_quote(execution_id)}/results", json=payload)
+        rejected = []
+        for item in body.get("rejected") or []:
+            index = item.get("index")
+            error = item.get("error") or {}
+            case_id = str(item.get("test_case_id", ""))
+            nodeids: tuple[str, ...] = ()
+            if isinstance(index, int) and 0 <= index < len(results):
+                case_id = case_id or results[index].case_id
+                nodeids = results[index].nodeids
+            rejected.append(
+                Rejection(
+                    case_id=case_id,
+                    code=str(error.get("code", "REJECTED")),
+                    message=str(error.get("message", "")),
+                    nodeids=nodeids,
+                )
+            )
+        accepted = body.get("accepted")
+        count = accepted if isinstance(accepted, int) else len(results) - len(rejected)
+        return BatchOutcome(accepted=count, rejected=tuple(rejected))
+
+    def upload_attachment(self, execution_id: str, case_id: str, filename: str, data: bytes) -> str:
+        path = f"/executions/{_quote(execution_id)}/results/{_quote(case_id)}/attachments"
+        body = self._call("POST", path, files={"file": (filename, data)})
+        return str(body.get("id", ""))
+
+    def get_test_case(self, case_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/testcases/{_quote(case_id)}")
+
+    # -- transport -------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return self._exchange(method, path, **kwargs)[1]
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        files: Any = None,
+    ) -> tuple[int, dict[str, Any]]:
+        all_headers = {"Authorization": f"Bearer {self._token}", **(headers or {})}
+        try:
+            response = self._session.request(
+                method,
+                self.url + API_PREFIX + path,
+                json=json,
+                params=params,
+                headers=all_headers,
+                files=files,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            # requests' messages carry the URL but never our headers; stay safe anyway.
+            raise TransportError(
+                self._redact(f"{method} {path}: {type(exc).__name__}: {exc}")
+            ) from None
+        response_headers = dict(response.headers)
+        if self.observer is not None:
+            self.observer(response_headers)
+        body = _json_object(response)
+        if response.status_code >= 400:
+            raise _api_error(response.status_code, body, response_headers, self._redact)
+        return response.status_code, body
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _quote(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _api_error(
+    status: int,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    redact: Callable[[str], str],
+) -> ApiError:
+    error = body.get("error")
+    if not isinstance(error, dict):
+        error = {}
+    details = error.get("details")
+    return ApiError(
+        status,
+        str(error.get("code") or f"HTTP_{status}"),
+        redact(str(error.get("message") or "no error message in the response")),
+        details if isinstance(details, dict) else {},
+        headers,
+    )
+
+
+def _release(body: Mapping[str, Any]) -> Release:
+    return Release(
+        id=str(body.get("id", "")),
+        name=str(body.get("name", "")),
+        project_id=str(body.get("project_id", "")),
+        status=str(body.get("status", "")),
+    )
+
+
+def _execution(body: Mapping[str, Any], *, created: bool = False) -> Execution:
+    summary = body.get("summary")
+    return Execution(
+        id=str(body.get("id", "")),
+        release_id=str(body.get("release_id", "")),
+        title=str(body.get("title", "")),
+        status=str(body.get("status", "")),
+        web_url=str(body.get("web_url", "")),
+        summary=summary if isinstance(summary, dict) else {},
+        created=created,
+    )
