@@ -32,7 +32,7 @@ def worst(a: Status, b: Status) -> Status:
     return a if SEVERITY[a] >= SEVERITY[b] else b
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One step of a result: a test phase or a user step."""
 
@@ -71,3 +71,53 @@ class Rejection:
     code: str
     message: str
     nodeids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class TestOutcome:
+    """The result of one finished test, before it is combined per case."""
+
+    nodeid: str
+    case_ids: tuple[str, ...]
+    status: Status
+    notes: str = ""
+    duration: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    steps: tuple[Step, ...] = ()
+    worker: str | None = None
+    reruns: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "nodeid": self.nodeid,
+            "case_ids": list(self.case_ids),
+            "status": self.status.value,
+            "duration": round(self.duration, 6),
+        }
+        optional = {
+            "notes": self.notes,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "worker": self.worker,
+            "reruns": self.reruns,
+        }
+        data.update({k: v for k, v in optional.items() if v})
+        if self.steps:
+            data["steps"] = [s.to_json() for s in self.steps]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestOutcome:
+        return cls(
+            nodeid=str(data["nodeid"]),
+            case_ids=tuple(str(c) for c in data["case_ids"]),
+            status=Status(data["status"]),
+            notes=str(data.get("notes", "")),
+            duration=float(data.get("duration", 0.0)),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            steps=tuple(Step.from_json(s) for s in data.get("steps", ())),
+            worker=data.get("worker"),
+            reruns=int(data.get("reruns", 0)),
+        )

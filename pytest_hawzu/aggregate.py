@@ -1,0 +1,81 @@
+"""Combine the outcomes of every test that maps to one case into the case's one result.
+
+Hawzu keeps one result per case and a later write replaces an earlier one, so
+what is sent is always the combination so far: the worst status wins
+(FAILED over BLOCKED over PASSED over SKIPPED), durations add up, and the
+notes name each test that failed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pytest_hawzu import notes
+from pytest_hawzu.model import SEVERITY, CaseResult, Status, Step, TestOutcome, worst
+
+
+class Aggregator:
+    """Outcomes per case. Shared by pytest's thread (add) and the sender (result)."""
+
+    def __init__(self, notes_limit: int) -> None:
+        self.notes_limit = notes_limit
+        self.lock = threading.Lock()
+        self._cases: dict[str, list[TestOutcome]] = {}
+
+    def add(self, outcome: TestOutcome) -> tuple[str, ...]:
+        """Record a finished test; return the case IDs whose result changed."""
+        with self.lock:
+            for case_id in outcome.case_ids:
+                self._cases.setdefault(case_id, []).append(outcome)
+        return outcome.case_ids
+
+    def __contains__(self, case_id: str) -> bool:
+        return case_id in self._cases
+
+    def __len__(self) -> int:
+        return len(self._cases)
+
+    def result(self, case_id: str) -> CaseResult:
+        with self.lock:
+            tests = list(self._cases[case_id])
+        return combine(case_id, tests, self.notes_limit)
+
+
+def combine(case_id: str, tests: list[TestOutcome], notes_limit: int) -> CaseResult:
+    """The one result of a case from the outcomes of its tests."""
+    status = Status.NOT_EXECUTED
+    for test in tests:
+        status = worst(status, test.status)
+    starts = [t.started_at for t in tests if t.started_at is not None]
+    ends = [t.finished_at for t in tests if t.finished_at is not None]
+    return CaseResult(
+        case_id=case_id,
+        status=status,
+        notes=_notes(tests, notes_limit),
+        duration_ms=round(sum(t.duration for t in tests) * 1000),
+        started_at=min(starts) if starts else None,
+        finished_at=max(ends) if ends else None,
+        steps=tests[0].steps if len(tests) == 1 else tuple(_test_step(t) for t in tests),
+        nodeids=tuple(t.nodeid for t in tests),
+        worker=tests[-1].worker,
+    )
+
+
+def not_executed(case_id: str, nodeids: tuple[str, ...], reason: str) -> CaseResult:
+    """The result of a case that was in scope but whose tests never ran."""
+    return CaseResult(case_id=case_id, status=Status.NOT_EXECUTED, notes=reason, nodeids=nodeids)
+
+
+def _notes(tests: list[TestOutcome], limit: int) -> str:
+    # The worst tests first, so a failure is never trimmed away behind a skip.
+    noted = sorted((t for t in tests if t.notes), key=lambda t: -SEVERITY[t.status])
+    if not noted:
+        return ""
+    share = max(limit // len(noted), 200)
+    text = "\n\n".join(notes.trim_tail(t.notes, share) for t in noted)
+    return notes.trim_tail(text, limit)
+
+
+def _test_step(test: TestOutcome) -> Step:
+    first_line = test.notes.split("\n", 1)[0] if test.notes else ""
+    return Step(test.nodeid.rsplit("::", 1)[-1], test.status, first_line)

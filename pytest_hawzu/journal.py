@@ -1,0 +1,126 @@
+"""The write-ahead journal: every finished test, on disk before it is queued for sending.
+
+One JSON object per line. The first line says where the results belong (URL,
+release, title, idempotency key; never the token); later lines add the
+execution once it is known, each finished test, the planned scope and the end.
+Each line is handed to the OS as soon as it is written, so a `kill -9` of
+pytest loses nothing that pytest had finished. A torn last line is ignored
+when reading. `hawzu upload` delivers what a journal holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from pytest_hawzu.model import TestOutcome
+
+VERSION = 1
+SUFFIX = ".jsonl"
+
+
+class Journal:
+    """Appends records to one journal file; removes it once everything was delivered."""
+
+    def __init__(self, path: Path, stream: IO[str]) -> None:
+        self.path = path
+        self._stream = stream
+
+    @classmethod
+    def create(cls, spool_dir: Path, header: Mapping[str, Any]) -> Journal:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        path = spool_dir / f"run-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
+        journal = cls(path, path.open("x", encoding="utf-8"))
+        journal.write({"type": "session", "version": VERSION, **header})
+        return journal
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._stream.flush()
+
+    def test(self, outcome: TestOutcome) -> None:
+        self.write({"type": "test", **outcome.to_json()})
+
+    def execution(self, execution_id: str, web_url: str) -> None:
+        self.write({"type": "execution", "id": execution_id, "web_url": web_url})
+
+    def scope(self, cases: Mapping[str, Sequence[str]]) -> None:
+        self.write({"type": "scope", "cases": {k: list(v) for k, v in cases.items()}})
+
+    def close(self, *, delivered: bool) -> None:
+        if self._stream.closed:
+            return
+        self.write({"type": "end", "delivered": delivered})
+        self._stream.close()
+        if delivered:
+            self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class Contents:
+    """What one journal file holds."""
+
+    path: Path
+    header: dict[str, Any]
+    execution_id: str | None = None
+    web_url: str = ""
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    scope: dict[str, list[str]] = field(default_factory=dict)
+    ended: bool = False
+
+
+class JournalError(Exception):
+    """A file that is not a pytest-hawzu journal."""
+
+
+def read(path: Path) -> Contents:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = [r for r in (_parse(line) for line in lines) if r is not None]
+    if not records or records[0].get("type") != "session":
+        raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
+    contents = Contents(path=path, header=records[0])
+    for record in records[1:]:
+        _apply(contents, record)
+    return contents
+
+
+def _apply(contents: Contents, record: dict[str, Any]) -> None:
+    kind = record.pop("type", None)
+    if kind == "execution":
+        contents.execution_id = str(record["id"])
+        contents.web_url = str(record.get("web_url", ""))
+    elif kind == "test":
+        contents.outcomes.append(TestOutcome.from_json(record))
+    elif kind == "scope":
+        contents.scope.update(record.get("cases", {}))
+    elif kind == "end":
+        contents.ended = True
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # a line torn by a killed process
+    return record if isinstance(record, dict) else None
+
+
+def find(paths: Iterable[Path]) -> list[Path]:
+    """Journal files named directly, or found in the named directories."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.glob(f"*{SUFFIX}")))
+        else:
+            found.append(path)
+    return found

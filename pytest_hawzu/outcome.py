@@ -1,0 +1,163 @@
+"""Fold the phase reports of one test (setup, call, teardown, subtests, reruns) into one outcome.
+
+Runs wherever reports arrive: in the pytest process without xdist, and on the
+controller with it. Each report costs a dictionary lookup and a few
+assignments; notes are built only for failures and skips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_hawzu import notes
+from pytest_hawzu.model import Status, Step, TestOutcome
+from pytest_hawzu.status import StatusTable
+
+PHASE_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
+# A plain passing test has these steps; sharing one tuple keeps memory flat.
+PASSED_PHASES = tuple(Step(phase, Status.PASSED) for phase in ("setup", "call", "teardown"))
+SUBTEST_REPORTS = frozenset({"SubtestReport", "SubTestReport"})
+
+
+@dataclass
+class _Running:
+    """What is known of a test between its setup and teardown reports."""
+
+    case_ids: tuple[str, ...]
+    outcome: str = "passed"
+    notes: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    duration: float = 0.0
+    started_at: float | None = None
+    reruns: int = 0
+    plain: bool = True
+
+
+class TestRecorder:
+    """Collects phase reports per test and yields a `TestOutcome` at teardown."""
+
+    __test__ = False
+
+    def __init__(self, table: StatusTable, notes_limit: int) -> None:
+        self.table = table
+        self.notes_limit = notes_limit
+        self._running: dict[str, _Running] = {}
+
+    def add(self, report: Any, case_ids: tuple[str, ...]) -> TestOutcome | None:
+        """Take one report; return the test's outcome once its teardown arrived."""
+        nodeid: str = report.nodeid
+        state = self._running.get(nodeid)
+        if state is None or (report.when == "setup" and state.outcome != "rerun"):
+            reruns = state.reruns if state is not None else 0
+            state = self._running[nodeid] = _Running(case_ids, reruns=reruns)
+        state.duration += report.duration
+        if report.outcome == "rerun":
+            # pytest-rerunfailures: this attempt is void; its teardown follows.
+            state.outcome = "rerun"
+            return None
+        if state.outcome == "rerun":
+            if report.when == "teardown":
+                self._running[nodeid] = _Running(case_ids, reruns=state.reruns + 1)
+            return None
+        if report.when == "setup":
+            state.started_at = report.start
+            self._setup(state, report)
+        elif report.when == "call":
+            self._call(state, report)
+        elif report.when == "teardown":
+            self._teardown(state, report)
+            del self._running[nodeid]
+            return self._finish(report, state)
+        return None
+
+    def crashed(self, report: Any, case_ids: tuple[str, ...], note: str) -> TestOutcome:
+        """The outcome of a test whose process died while it ran."""
+        state = self._running.pop(report.nodeid, None) or _Running(case_ids)
+        state.outcome = "failed"
+        state.plain = False
+        state.notes.append(f"{report.nodeid}: {note}")
+        state.steps.append(Step("call", Status.FAILED, note))
+        return self._finish(report, state)
+
+    def _setup(self, state: _Running, report: Any) -> None:
+        if report.failed:
+            state.outcome = "setup_error"
+            state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "setup"))
+        elif report.skipped:
+            state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
+            state.notes.append(notes.skip_reason(report))
+        self._step(state, "setup", report)
+
+    def _call(self, state: _Running, report: Any) -> None:
+        self._user_steps(state, report)
+        if type(report).__name__ in SUBTEST_REPORTS:
+            if report.failed:
+                state.outcome = "failed"
+                state.notes.append(notes.failure(report.nodeid, report, self.notes_limit))
+                self._step(state, "subtest", report)
+            return
+        if report.failed:
+            if state.outcome != "failed":  # a failed subtest already said why
+                state.notes.append(notes.failure(report.nodeid, report, self.notes_limit))
+            state.outcome = "failed"
+        elif report.skipped:
+            state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
+            state.notes.append(notes.skip_reason(report))
+        elif hasattr(report, "wasxfail"):
+            state.outcome = "xpass"
+            state.notes.append(f"xpass: {report.wasxfail}" if report.wasxfail else "xpass")
+        self._step(state, "call", report)
+
+    def _teardown(self, state: _Running, report: Any) -> None:
+        if report.failed:
+            if state.outcome in ("passed", "xpass"):
+                state.outcome = "teardown_error"
+            state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "teardown"))
+        self._step(state, "teardown", report)
+
+    def _step(self, state: _Running, name: str, report: Any) -> None:
+        status = PHASE_STATUS.get(report.outcome, Status.FAILED)
+        if status is not Status.PASSED:
+            state.plain = False
+        text = state.notes[-1] if status is not Status.PASSED and state.notes else ""
+        state.steps.append(Step(name, status, text))
+
+    def _user_steps(self, state: _Running, report: Any) -> None:
+        extra = getattr(report, "hawzu", None)
+        for step in (extra or {}).get("steps", ()):
+            state.plain = False
+            state.steps.append(Step.from_json(step))
+
+    def _finish(self, report: Any, state: _Running) -> TestOutcome:
+        if state.reruns:
+            word = "rerun" if state.reruns == 1 else "reruns"
+            state.notes.append(f"{report.nodeid}: final attempt after {state.reruns} {word}")
+        steps = PASSED_PHASES if state.plain else tuple(state.steps)
+        return TestOutcome(
+            nodeid=report.nodeid,
+            case_ids=state.case_ids,
+            status=self.table[state.outcome],
+            notes="\n\n".join(n for n in state.notes if n),
+            duration=state.duration,
+            started_at=state.started_at,
+            finished_at=getattr(report, "stop", None),
+            steps=steps,
+            worker=_worker(report),
+            reruns=state.reruns,
+        )
+
+    def case_ids_of(self, nodeid: str) -> tuple[str, ...]:
+        """The case IDs of a test that started and has not finished."""
+        state = self._running.get(nodeid)
+        return state.case_ids if state is not None else ()
+
+    def unfinished(self) -> list[str]:
+        """Node IDs of tests that started and never finished (an interrupted run)."""
+        return list(self._running)
+
+
+def _worker(report: Any) -> str | None:
+    node = getattr(report, "node", None)
+    worker_id = getattr(node, "gateway", None)
+    return str(worker_id.id) if worker_id is not None else None

@@ -1,0 +1,96 @@
+"""The pytest entry point (``-p no:hawzu`` disables it): options, marker and wiring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_hawzu import cases, settings, title
+from pytest_hawzu.reporter import Reporter
+from pytest_hawzu.tagger import Tagger
+
+if TYPE_CHECKING:
+    from pytest_hawzu.sandbox import Sandbox
+
+SETTINGS = pytest.StashKey[settings.Settings]()
+SANDBOX = pytest.StashKey["Sandbox"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings.add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_hawzu import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", cases.MARKER_HELP)
+    s = config.stash[SETTINGS] = settings.resolve(config, os.environ)
+    if not s.active:
+        if s.sandbox:
+            raise pytest.UsageError(
+                "--hawzu-sandbox needs a release to report into: add --hawzu-release=1.4.0"
+            )
+        return
+    _check_title(s)
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(Tagger(config), "hawzu-tagger")
+        return
+    url, token = _target(config, s)
+    reporter = Reporter(config, s, url, token)
+    config.pluginmanager.register(reporter, "hawzu-reporter")
+    config.pluginmanager.register(Tagger(config, reporter.scope_planned), "hawzu-tagger")
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_hawzu.xdist_support import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(reporter), "hawzu-xdist")
+
+
+def _check_title(s: settings.Settings) -> None:
+    try:
+        title.validate(s.title or title.DEFAULT_TITLE)
+    except title.TemplateError as exc:
+        raise pytest.UsageError(f"--hawzu-title: {exc}") from None
+
+
+def _target(config: pytest.Config, s: settings.Settings) -> tuple[str, str | None]:
+    """The URL and token to report to: the sandbox's, or the configured ones."""
+    if not s.sandbox:
+        return s.url, os.environ.get(settings.TOKEN_ENV) or None
+    sandbox = _start_sandbox()
+    config.stash[SANDBOX] = sandbox
+    return sandbox.url, sandbox.token
+
+
+def _start_sandbox() -> Sandbox:
+    try:
+        from pytest_hawzu.sandbox import Sandbox
+    except ImportError:
+        raise pytest.UsageError(
+            "--hawzu-sandbox needs werkzeug: pip install 'pytest-hawzu[sandbox]'"
+        ) from None
+    sandbox = Sandbox()
+    sandbox.start()
+    return sandbox
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sandbox = config.stash.get(SANDBOX, None)
+    if sandbox is not None:
+        sandbox.stop()
+        del config.stash[SANDBOX]
+
+
+@pytest.fixture
+def hawzu_sandbox() -> Iterator[Any]:
+    """A fresh in-memory Hawzu on a loopback port, for testing your own CI wiring."""
+    from pytest_hawzu.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        yield sandbox

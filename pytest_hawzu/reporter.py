@@ -1,0 +1,280 @@
+"""The controller's side: folds reports, journals outcomes, feeds the uploader, sums up.
+
+Exists only where every report arrives: the pytest process without xdist, or
+the xdist controller. Workers never talk to Hawzu.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from pytest_hawzu import ci, title
+from pytest_hawzu.aggregate import Aggregator, not_executed
+from pytest_hawzu.client import Execution, HawzuClient, HawzuError
+from pytest_hawzu.journal import Journal
+from pytest_hawzu.model import TestOutcome
+from pytest_hawzu.outcome import TestRecorder
+from pytest_hawzu.retry import Retrier, RetryPolicy
+from pytest_hawzu.settings import TOKEN_ENV, Settings
+from pytest_hawzu.startup import Plan, StartupError, describe, open_execution
+from pytest_hawzu.status import StatusTable
+from pytest_hawzu.summary import SessionSummary
+from pytest_hawzu.throttle import Throttle
+from pytest_hawzu.uploader import Uploader
+
+PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
+STRICT_EXIT = pytest.ExitCode.USAGE_ERROR
+COMPLETE_TIMEOUT = 30.0
+
+
+class Reporter:
+    """Registered as a plugin on the controller when reporting is on."""
+
+    def __init__(
+        self, config: pytest.Config, settings: Settings, url: str, token: str | None
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.token_missing = not token
+        self.abort = threading.Event()
+        self.throttle = Throttle(settings.rate)
+        self.client = HawzuClient(
+            url, token or "", timeout=settings.timeout, observer=self.throttle.observe
+        )
+        self.retrier = Retrier(
+            self.throttle,
+            RetryPolicy(max_retry_after=settings.max_retry_after),
+            sleep=self.abort.wait,
+        )
+        self.recorder = TestRecorder(StatusTable(settings.status_map), settings.notes_limit)
+        self.aggregator = Aggregator(settings.notes_limit)
+        self.plan = self._plan(url)
+        self.uploader = Uploader(
+            client=self.client,
+            retrier=self.retrier,
+            opener=self._open,
+            build=self.aggregator.result,
+            batch_size=settings.batch_size,
+            abort=self.abort,
+        )
+        self.journal: Journal | None = None
+        self.scope: dict[str, list[str]] = {}
+        self.crashed: list[Any] = []
+        self.unmarked = 0
+        self.announced = False
+        self.completion_failed = False
+        self.problems: list[str] = []
+        self.summary: SessionSummary | None = None
+
+    def _plan(self, url: str) -> Plan:
+        s = self.settings
+        values = title.fields(
+            ci.detect(os.environ),
+            release=s.release or "",
+            now=datetime.now().astimezone(),
+            host=socket.gethostname(),
+            python=platform.python_version(),
+            pytest_version=pytest.__version__,
+        )
+        return Plan(
+            release=s.release,
+            project=s.project,
+            title=title.render_title(s.title or title.DEFAULT_TITLE, values),
+            description=title.render_description(values),
+            # Every created execution carries a key, so a retried POST never makes two.
+            idempotency_key=None
+            if s.execution
+            else s.execution_key or f"pytest-hawzu-{uuid.uuid4()}",
+            execution=s.execution,
+        )
+
+    # -- start -------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.journal = self._open_journal()
+        self.uploader.start()
+        if self.settings.strict:
+            self.uploader.wait_open(self.settings.flush_timeout)
+            error = self.uploader.delivery.startup_error
+            if error is not None or self.uploader.delivery.execution is None:
+                pytest.exit(f"Hawzu (--hawzu-strict): {error or 'start-up timed out'}", STRICT_EXIT)
+
+    def _open_journal(self) -> Journal | None:
+        s = self.settings
+        header = {
+            "url": self.client.url,
+            "release": s.release,
+            "project": s.project,
+            "title": self.plan.title,
+            "description": self.plan.description,
+            "idempotency_key": self.plan.idempotency_key,
+            "execution": s.execution,
+            "shared": s.shared,
+            "complete": s.completes,
+            "batch_size": s.batch_size,
+            "notes_limit": s.notes_limit,
+        }
+        try:
+            return Journal.create(s.spool_dir, header)
+        except OSError as exc:
+            self._problem(f"Hawzu: no journal in {s.spool_dir} ({exc}); results are not kept")
+            return None
+
+    def _open(self) -> Execution:
+        """Runs on the sender thread, before any result goes out."""
+        if self.token_missing:
+            raise StartupError(
+                f"{TOKEN_ENV} is not set: export the API token created in Hawzu's web "
+                "interface (results are kept in the journal)"
+            )
+        execution = open_execution(self.client, self.retrier.call, self.plan)
+        if self.journal is not None:
+            self.journal.execution(execution.id, execution.web_url)
+        return execution
+
+    # -- per test: record and enqueue only ----------------------------------
+
+    def scope_planned(self, scope: Mapping[str, Sequence[str]]) -> None:
+        """The selected tests of this process's collection (no xdist)."""
+        self.add_scope(scope)
+        if self.journal is not None and self.scope and not self.settings.shared:
+            self.journal.scope(self.scope)
+
+    def add_scope(self, scope: Mapping[str, Sequence[str]]) -> None:
+        for case_id, nodeids in scope.items():
+            self.scope.setdefault(case_id, list(nodeids))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        extra = getattr(report, "hawzu", None)
+        if extra is None:
+            self._unmarked(report)
+            return
+        outcome = self.recorder.add(report, tuple(extra["cases"]))
+        if outcome is not None:
+            self.record(outcome)
+
+    def _unmarked(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self.unmarked += 1
+        elif report.when not in ("setup", "call"):  # xdist's report for a crashed worker
+            self.crashed.append(report)
+        self._announce()
+
+    def record(self, outcome: TestOutcome) -> None:
+        if self.journal is not None:
+            self.journal.test(outcome)
+        self.uploader.submit(self.aggregator.add(outcome))
+        self._announce()
+
+    def _announce(self) -> None:
+        if not self.announced and self.uploader.delivery.execution is not None:
+            self.announced = True
+            self.config.hook.pytest_hawzu_execution_created(
+                execution=self.uploader.delivery.execution
+            )
+        while self.uploader.problems:
+            self._problem(self.uploader.problems.popleft())
+
+    # -- end ---------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._resolve_crashes()
+        if not self.settings.shared:
+            self._send_not_executed()
+        started = time.monotonic()
+        delivery = self.uploader.finish(self.settings.flush_timeout, self._progress(started))
+        self._announce()
+        completed = self._complete()
+        self._announce()
+        kept = self._close_journal(delivered=delivery.complete and not self.completion_failed)
+        self.summary = SessionSummary(
+            delivery=delivery,
+            unmarked=self.unmarked,
+            journal=kept,
+            completed=completed,
+            problems=list(dict.fromkeys(self.problems)),
+        )
+        self.config.hook.pytest_hawzu_session_finished(summary=self.summary)
+        if self.settings.strict and not delivery.complete and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.client.close()
+
+    def _resolve_crashes(self) -> None:
+        by_test = {n: c for c, nodeids in self.scope.items() for n in nodeids}
+        for report in self.crashed:
+            case_id = by_test.get(report.nodeid)
+            cases = self.recorder.case_ids_of(report.nodeid) or ((case_id,) if case_id else ())
+            if cases:
+                note = str(report.longrepr)
+                self.record(self.recorder.crashed(report, cases, note))
+
+    def _send_not_executed(self) -> None:
+        for case_id, nodeids in self.scope.items():
+            if case_id not in self.aggregator:
+                reason = "not executed: the run ended before these tests ran"
+                self.uploader.submit_result(not_executed(case_id, tuple(nodeids), reason))
+
+    def _complete(self) -> bool:
+        execution = self.uploader.delivery.execution
+        if execution is None or not self.settings.completes or self.uploader.delivery.stopped:
+            return False
+        deadline = time.monotonic() + COMPLETE_TIMEOUT
+        self.abort.clear()
+        try:
+            self.retrier.call(
+                lambda: self.client.complete_execution(execution.id), deadline=deadline
+            )
+        except HawzuError as exc:
+            self.completion_failed = True
+            self._problem(f"Hawzu: completing execution {execution.id} failed: {describe(exc)}")
+            return False
+        return True
+
+    def _close_journal(self, *, delivered: bool) -> Any:
+        if self.journal is None:
+            return None
+        self.journal.close(delivered=delivered)
+        return None if delivered else self.journal.path
+
+    def _progress(self, started: float) -> Any:
+        last = [started]
+
+        def tick() -> None:
+            now = time.monotonic()
+            if now - started >= PROGRESS_AFTER and now - last[0] >= PROGRESS_AFTER:
+                last[0] = now
+                left = self.uploader.pending()
+                sent = len(self.uploader.delivery.delivered)
+                self._line(f"uploading results to Hawzu... {sent:,} sent, {left:,} waiting")
+
+        return tick
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.summary is None:
+            return
+        terminalreporter.write_sep("-", "Hawzu")
+        for line in self.summary.lines():
+            terminalreporter.write_line(line)
+
+    # -- output ------------------------------------------------------------
+
+    def _problem(self, line: str) -> None:
+        self.problems.append(line)
+        self._line(line)
+
+    def _line(self, line: str) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(line)

@@ -1,0 +1,356 @@
+"""Every setting: its help, its option, ini key and environment variable, and precedence.
+
+Precedence is the same everywhere and decided in `resolve`: command line, then
+environment, then ini file, then default. The token is the exception: it comes
+from `HAWZU_API_TOKEN` only, so it never sits in a file or a process listing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+
+from pytest_hawzu import status
+from pytest_hawzu.client import DEFAULT_URL, MAX_BATCH
+from pytest_hawzu.model import Status
+
+TOKEN_ENV = "HAWZU_API_TOKEN"
+ATTACH_CHOICES = ("none", "failed", "all")
+DEFAULT_RATE = 5.0
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_FLUSH_TIMEOUT = 120.0
+DEFAULT_MAX_RETRY_AFTER = 300.0
+DEFAULT_NOTES_LIMIT = 8_000
+DEFAULT_SPOOL_DIR = ".hawzu"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. `option` is the long flag without dashes' prefix handling."""
+
+    dest: str
+    help: str
+    option: str | None = None
+    env: str | None = None
+    ini: str | None = None
+    default: str | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "release",
+        "Report this run to Hawzu as one execution in this release (ID or name)",
+        option="--hawzu-release",
+        env="HAWZU_RELEASE",
+    ),
+    Setting(
+        "url",
+        f"Hawzu API base URL (default {DEFAULT_URL})",
+        option="--hawzu-url",
+        env="HAWZU_URL",
+        ini="hawzu_url",
+        default=DEFAULT_URL,
+    ),
+    Setting(
+        "project",
+        "Hawzu project ID, needed to find a release by name when the token sees several projects",
+        option="--hawzu-project",
+        env="HAWZU_PROJECT",
+        ini="hawzu_project",
+    ),
+    Setting(
+        "title",
+        "Execution title template; fields such as {date}, {time}, {branch}, {commit}, {build}",
+        option="--hawzu-title",
+        env="HAWZU_TITLE",
+        ini="hawzu_title",
+    ),
+    Setting(
+        "execution",
+        "Report into this existing execution instead of creating one (CI shards)",
+        option="--hawzu-execution",
+        env="HAWZU_EXECUTION",
+    ),
+    Setting(
+        "execution_key",
+        "Create the execution with this idempotency key, so shards with one key share it",
+        option="--hawzu-execution-key",
+        env="HAWZU_EXECUTION_KEY",
+    ),
+    Setting(
+        "rate",
+        f"Most requests per second to Hawzu (default {DEFAULT_RATE:g})",
+        option="--hawzu-rate",
+        env="HAWZU_RATE",
+        ini="hawzu_rate",
+        default=str(DEFAULT_RATE),
+    ),
+    Setting(
+        "timeout",
+        f"Seconds to wait for one Hawzu response (default {DEFAULT_TIMEOUT:g})",
+        option="--hawzu-timeout",
+        env="HAWZU_TIMEOUT",
+        ini="hawzu_timeout",
+        default=str(DEFAULT_TIMEOUT),
+    ),
+    Setting(
+        "flush_timeout",
+        f"Seconds the end of the session may wait for uploads (default {DEFAULT_FLUSH_TIMEOUT:g})",
+        option="--hawzu-flush-timeout",
+        env="HAWZU_FLUSH_TIMEOUT",
+        ini="hawzu_flush_timeout",
+        default=str(DEFAULT_FLUSH_TIMEOUT),
+    ),
+    Setting(
+        "spool_dir",
+        f"Directory for the local journal of results (default {DEFAULT_SPOOL_DIR}/)",
+        option="--hawzu-spool-dir",
+        env="HAWZU_SPOOL_DIR",
+        ini="hawzu_spool_dir",
+        default=DEFAULT_SPOOL_DIR,
+    ),
+    Setting(
+        "attach",
+        "Attach captured output: none, failed or all (default failed)",
+        option="--hawzu-attach",
+        env="HAWZU_ATTACH",
+        ini="hawzu_attach",
+        default="failed",
+    ),
+    Setting(
+        "batch_size",
+        f"Results per request (default and maximum {MAX_BATCH})",
+        ini="hawzu_batch_size",
+        default=str(MAX_BATCH),
+    ),
+    Setting(
+        "max_retry_after",
+        f"Longest Retry-After to honour, in seconds (default {DEFAULT_MAX_RETRY_AFTER:g})",
+        ini="hawzu_max_retry_after",
+        default=str(DEFAULT_MAX_RETRY_AFTER),
+    ),
+    Setting(
+        "notes_limit",
+        f"Most characters of notes per result (default {DEFAULT_NOTES_LIMIT})",
+        ini="hawzu_notes_limit",
+        default=str(DEFAULT_NOTES_LIMIT),
+    ),
+)
+
+FLAGS: tuple[Setting, ...] = (
+    Setting(
+        "sandbox",
+        "Report to a local in-memory Hawzu sandbox instead of --hawzu-url (no token needed)",
+        option="--hawzu-sandbox",
+    ),
+    Setting(
+        "strict",
+        "Fail the run when Hawzu cannot be reached at start or a result is not delivered",
+        option="--hawzu-strict",
+        ini="hawzu_strict",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one session. Never holds the token."""
+
+    release: str | None
+    url: str = DEFAULT_URL
+    project: str | None = None
+    title: str | None = None
+    execution: str | None = None
+    execution_key: str | None = None
+    complete: bool | None = None
+    rate: float = DEFAULT_RATE
+    timeout: float = DEFAULT_TIMEOUT
+    flush_timeout: float = DEFAULT_FLUSH_TIMEOUT
+    spool_dir: Path = Path(DEFAULT_SPOOL_DIR)
+    attach: str = "failed"
+    batch_size: int = MAX_BATCH
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    notes_limit: int = DEFAULT_NOTES_LIMIT
+    sandbox: bool = False
+    strict: bool = False
+    status_map: Mapping[str, Status] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.release) or bool(self.execution)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other sessions may report into the same execution."""
+        return bool(self.execution or self.execution_key)
+
+    @property
+    def completes(self) -> bool:
+        """Whether this session completes the execution at its end."""
+        if self.complete is not None:
+            return self.complete
+        return not self.shared
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hawzu", "reporting to Hawzu")
+    for s in SETTINGS:
+        if s.option:
+            group.addoption(s.option, dest=f"hawzu_{s.dest}", default=None, help=s.help)
+        if s.ini:
+            parser.addini(s.ini, help=s.help, default=s.default)
+    for s in FLAGS:
+        group.addoption(s.option or "", dest=f"hawzu_{s.dest}", action="store_true", help=s.help)
+        if s.ini:
+            parser.addini(s.ini, help=s.help, type="bool", default=False)
+    group.addoption(
+        "--hawzu-complete",
+        dest="hawzu_complete",
+        action="store_true",
+        default=None,
+        help="Complete the execution at the end even when it is shared",
+    )
+    group.addoption(
+        "--hawzu-no-complete",
+        dest="hawzu_complete",
+        action="store_false",
+        help="Leave the execution open at the end, for a later step to complete",
+    )
+    parser.addini(
+        "hawzu_status_map",
+        help="Lines of 'outcome = STATUS' overriding the default status table",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "hawzu_token",
+        help=f"Not supported: the token is read from {TOKEN_ENV} only",
+        default=None,
+    )
+
+
+def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
+    """Turn options, environment and ini values into `Settings`, or raise UsageError."""
+    if config.getini("hawzu_token"):
+        raise pytest.UsageError(
+            f"hawzu_token in an ini file is not supported: set the {TOKEN_ENV} environment "
+            "variable instead, and remove the token from the file"
+        )
+    raw = {s.dest: _raw(config, env, s) for s in SETTINGS}
+    return Settings(
+        release=raw["release"] or None,
+        url=_url(raw["url"] or DEFAULT_URL),
+        project=raw["project"] or None,
+        title=raw["title"] or None,
+        execution=raw["execution"] or None,
+        execution_key=_key(raw["execution_key"]),
+        complete=config.getoption("hawzu_complete"),
+        rate=_number("rate", raw["rate"], float, low=0.01),
+        timeout=_number("timeout", raw["timeout"], float, low=0.1),
+        flush_timeout=_number("flush_timeout", raw["flush_timeout"], float, low=0),
+        spool_dir=Path(raw["spool_dir"] or DEFAULT_SPOOL_DIR),
+        attach=_choice("attach", raw["attach"], ATTACH_CHOICES),
+        batch_size=_number("batch_size", raw["batch_size"], int, low=1, high=MAX_BATCH),
+        max_retry_after=_number("max_retry_after", raw["max_retry_after"], float, low=0),
+        notes_limit=_number("notes_limit", raw["notes_limit"], int, low=200, high=65_535),
+        sandbox=bool(config.getoption("hawzu_sandbox")),
+        strict=bool(config.getoption("hawzu_strict") or config.getini("hawzu_strict")),
+        status_map=_status_map(config.getini("hawzu_status_map")),
+    )
+
+
+def _setting(dest: str) -> Setting:
+    return next(s for s in SETTINGS if s.dest == dest)
+
+
+def _name(dest: str) -> str:
+    s = _setting(dest)
+    return s.option or s.ini or dest
+
+
+def _raw(config: pytest.Config, env: Mapping[str, str], s: Setting) -> str | None:
+    if s.option:
+        value = config.getoption(f"hawzu_{s.dest}")
+        if value is not None:
+            return str(value)
+    if s.env and env.get(s.env):
+        return env[s.env]
+    if s.ini:
+        ini: Any = config.getini(s.ini)
+        if ini not in (None, ""):
+            return str(ini)
+    return s.default
+
+
+def _number(
+    dest: str,
+    value: str | None,
+    kind: Callable[[str], T],
+    *,
+    low: float,
+    high: float = math.inf,
+) -> T:
+    try:
+        number = kind(value or "")
+        ok = low <= float(number) <= high  # type: ignore[arg-type]
+    except ValueError:
+        ok = False
+    if not ok:
+        bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
+        raise pytest.UsageError(f"{_name(dest)}={value!r}: expected a number {bound}")
+    return number
+
+
+def _choice(dest: str, value: str | None, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise pytest.UsageError(f"{_name(dest)}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def _key(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) > 255 or not all(33 <= ord(c) <= 126 for c in value):
+        raise pytest.UsageError(
+            f"--hawzu-execution-key={value!r}: expected 1 to 255 printable ASCII characters "
+            "without spaces (a CI pipeline ID works well)"
+        )
+    return value
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise pytest.UsageError(
+            f"--hawzu-url={value!r}: expected an http(s) URL such as {DEFAULT_URL}"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise pytest.UsageError(
+            f"--hawzu-url={value!r}: plain http is allowed only for loopback hosts; use https"
+        )
+    return value.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _status_map(lines: list[str]) -> dict[str, Status]:
+    try:
+        return status.parse_status_map(lines)
+    except ValueError as exc:
+        raise pytest.UsageError(f"hawzu_status_map: {exc}") from None

@@ -1,0 +1,175 @@
+"""Before the first result: check the token, find the release, open the execution.
+
+Each failure becomes a `StartupError` whose one-line message says which step
+failed and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from pytest_hawzu.client import (
+    RELEASE_LOCKED,
+    ApiError,
+    Execution,
+    HawzuClient,
+    HawzuError,
+    Identity,
+    Release,
+)
+from pytest_hawzu.retry import GaveUp
+
+T = TypeVar("T")
+
+
+class Call(Protocol):
+    """Runs one client call with throttling and retries (a `Retrier.call`)."""
+
+    def __call__(self, fn: Callable[[], T], /) -> T: ...
+
+
+class StartupError(HawzuError):
+    """Reporting cannot start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the session asked for: where its results go."""
+
+    release: str | None
+    project: str | None
+    title: str
+    description: str = ""
+    idempotency_key: str | None = None
+    execution: str | None = None
+
+
+def open_execution(client: HawzuClient, call: Call, plan: Plan) -> Execution:
+    """Run every start-up step through `call` (which throttles and retries)."""
+    identity = _step("checking the token (GET /me)", call, client.me)
+    if plan.execution:
+        return _join(client, call, plan.execution)
+    release = find_release(client, call, plan, identity)
+    if not release.accepts_executions:
+        raise StartupError(_locked(release))
+    return create(client, call, plan, release)
+
+
+def find_release(client: HawzuClient, call: Call, plan: Plan, me: Identity) -> Release:
+    """A release value is tried as an ID first, then as a name."""
+    value = plan.release or ""
+    try:
+        return call(lambda: client.get_release(value))
+    except ApiError as exc:
+        if exc.status != 404:
+            raise _wrap("looking up the release", exc) from None
+    except GaveUp as exc:
+        raise _wrap("looking up the release", exc) from None
+    project = plan.project or _only_project(me, value)
+    found = _step(
+        "looking up the release by name",
+        call,
+        lambda: client.find_releases(project, value),
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise StartupError(
+            f"release {value!r} not found in project {project} (tried as an ID and as a "
+            "name): check --hawzu-release and --hawzu-project"
+        )
+    raise StartupError(
+        f"{len(found)} releases are named {value!r} in project {project}: "
+        "pass the release ID to --hawzu-release instead"
+    )
+
+
+def create(client: HawzuClient, call: Call, plan: Plan, release: Release) -> Execution:
+    def attempt() -> Execution:
+        return client.create_execution(
+            release.id,
+            plan.title,
+            description=plan.description,
+            idempotency_key=plan.idempotency_key,
+        )
+
+    try:
+        return call(attempt)
+    except ApiError as exc:
+        if exc.code == RELEASE_LOCKED:
+            raise StartupError(_locked(release)) from None
+        raise _wrap("creating the execution", exc) from None
+    except GaveUp as exc:
+        raise _wrap("creating the execution", exc) from None
+
+
+def _join(client: HawzuClient, call: Call, execution_id: str) -> Execution:
+    try:
+        execution = call(lambda: client.get_execution(execution_id))
+    except ApiError as exc:
+        if exc.status == 404:
+            raise StartupError(
+                f"execution {execution_id!r} not found: check --hawzu-execution "
+                "(HAWZU_EXECUTION) and that the token can see its project"
+            ) from None
+        raise _wrap("looking up the execution", exc) from None
+    except GaveUp as exc:
+        raise _wrap("looking up the execution", exc) from None
+    if execution.status == "COMPLETED":
+        raise StartupError(
+            f"execution {execution_id} is COMPLETED and accepts no more results: "
+            "start a new execution, or reopen it in Hawzu"
+        )
+    return execution
+
+
+def _only_project(me: Identity, release: str) -> str:
+    if len(me.project_ids) == 1:
+        return me.project_ids[0]
+    seen = ", ".join(me.project_ids) or "none"
+    raise StartupError(
+        f"release {release!r} is not a release ID, and finding it by name needs a project: "
+        f"set --hawzu-project (HAWZU_PROJECT); the token sees projects: {seen}"
+    )
+
+
+def _locked(release: Release) -> str:
+    return (
+        f"release {release.name or release.id} ({release.id}) is {release.status}: Hawzu "
+        "accepts no new executions or results in it; choose an open release"
+    )
+
+
+def _step(what: str, call: Call, fn: Callable[[], T]) -> T:
+    try:
+        return call(fn)
+    except HawzuError as exc:
+        raise _wrap(what, exc) from None
+
+
+def _wrap(what: str, exc: HawzuError) -> StartupError:
+    return StartupError(f"{what} failed: {describe(exc)}")
+
+
+def describe(exc: HawzuError) -> str:
+    """One line about an error, with what to do about it."""
+    last = exc.last if isinstance(exc, GaveUp) and exc.last is not None else exc
+    if isinstance(last, ApiError):
+        advice = ADVICE.get(last.status, "")
+        text = f"HTTP {last.status} {last.code}: {last.message}"
+        if isinstance(exc, GaveUp):
+            text = f"{exc}; last answer {text}"
+        return f"{text}{'; ' + advice if advice else ''}"
+    return f"{exc}; check --hawzu-url (HAWZU_URL) and the network"
+
+
+ADVICE = {
+    401: "check HAWZU_API_TOKEN: the token is wrong, expired, disabled or revoked",
+    403: "the token's role or scope does not allow this; ask a Hawzu admin",
+    404: "check the ID, and that the token can see its project",
+    409: "the release or execution is locked in Hawzu",
+    422: "Hawzu refused the values; see its message",
+    429: "Hawzu's rate limit held; lower --hawzu-rate",
+}

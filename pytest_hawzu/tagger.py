@@ -1,0 +1,66 @@
+"""Runs where tests run (an xdist worker, or the only process): tags reports with case IDs.
+
+The tags are plain JSON-safe attributes on the report, which xdist already
+serialises to the controller; nothing here touches the network or the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from pytest_hawzu import cases
+
+SCOPE_KEY = "hawzu_scope"
+_STEPS = pytest.StashKey[list[dict[str, Any]]]()
+
+
+class Tagger:
+    """Registered in every process when reporting is on."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        on_scope: Callable[[Mapping[str, Sequence[str]]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.on_scope = on_scope
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        ids = cases.case_ids(item)
+        if ids:
+            tag: dict[str, Any] = {"cases": list(ids)}
+            steps = item.stash.get(_STEPS, None)
+            if steps and call.when == "call":
+                tag["steps"] = steps
+            report.hawzu = tag  # type: ignore[attr-defined]
+        return report
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        scope = plan_scope(session.items)
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            # Reaches the controller when this worker shuts down.
+            workeroutput[SCOPE_KEY] = scope
+        elif self.on_scope is not None:
+            self.on_scope(scope)
+
+
+def plan_scope(items: Sequence[pytest.Item]) -> dict[str, list[str]]:
+    """Case ID to node IDs for every selected test: what the execution should cover."""
+    scope: dict[str, list[str]] = {}
+    for item in items:
+        for case_id in cases.peek(item):
+            scope.setdefault(case_id, []).append(item.nodeid)
+    return scope
+
+
+def record_step(item: pytest.Item, step: dict[str, Any]) -> None:
+    """Keep a user step (from `hawzu_step`) for the call report."""
+    item.stash.setdefault(_STEPS, []).append(step)

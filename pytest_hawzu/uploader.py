@@ -1,0 +1,238 @@
+"""The sender thread: opens the execution, then streams results in batches.
+
+pytest's thread only marks cases as changed (`submit`), which is a dict
+assignment under a lock. Everything that talks to Hawzu happens here, through
+one throttle and one retry policy. Several updates to a case waiting in the
+queue become one: the combination is read when its batch goes out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pytest_hawzu.client import (
+    EXECUTION_LOCKED,
+    RELEASE_LOCKED,
+    ApiError,
+    BatchOutcome,
+    Execution,
+    HawzuClient,
+    HawzuError,
+)
+from pytest_hawzu.model import CaseResult, Rejection, Status
+from pytest_hawzu.retry import GaveUp, Retrier
+from pytest_hawzu.startup import describe
+
+SEND_INTERVAL = 1.0  # seconds a partial batch may wait, so progress shows while tests run
+
+
+@dataclass
+class Delivery:
+    """What happened to the results: the summary's source."""
+
+    execution: Execution | None = None
+    startup_error: str | None = None
+    stopped: str | None = None
+    delivered: dict[str, Status] = field(default_factory=dict)
+    rejected: dict[str, Rejection] = field(default_factory=dict)
+    undelivered: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+
+    def by_status(self) -> dict[Status, int]:
+        counts: dict[Status, int] = {}
+        for status in self.delivered.values():
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    @property
+    def complete(self) -> bool:
+        """True when every submitted result reached Hawzu (rejections are final, not lost)."""
+        return (
+            self.execution is not None
+            and self.startup_error is None
+            and self.stopped is None
+            and not self.undelivered
+        )
+
+
+class Uploader:
+    """Owns the sender thread and the queue of changed cases."""
+
+    def __init__(
+        self,
+        *,
+        client: HawzuClient,
+        retrier: Retrier,
+        opener: Callable[[], Execution],
+        build: Callable[[str], CaseResult],
+        batch_size: int,
+        abort: threading.Event,
+        interval: float = SEND_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.retrier = retrier
+        self.opener = opener
+        self.build = build
+        self.batch_size = batch_size
+        self.interval = interval
+        self.clock = clock
+        self.delivery = Delivery()
+        self.problems: deque[str] = deque()
+        self._abort = abort
+        self._cond = threading.Condition()
+        self._pending: dict[str, CaseResult | None] = {}
+        self._oldest: float | None = None
+        self._finishing = False
+        self._deadline: float | None = None
+        self._opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hawzu-sender", daemon=True)
+
+    # -- pytest's thread ---------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, case_ids: Iterable[str]) -> None:
+        """Mark cases as changed; their combined result is read when sent."""
+        with self._cond:
+            for case_id in case_ids:
+                self._pending[case_id] = None
+            self._wake()
+
+    def submit_result(self, result: CaseResult) -> None:
+        """Queue a result that does not come from the aggregator (NOT_EXECUTED)."""
+        with self._cond:
+            self._pending[result.case_id] = result
+            self._wake()
+
+    def wait_open(self, timeout: float | None) -> bool:
+        return self._opened.wait(timeout)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def finish(self, timeout: float, tick: Callable[[], None] | None = None) -> Delivery:
+        """Send what is left, waiting at most `timeout` seconds; then stop."""
+        with self._cond:
+            self._finishing = True
+            self._deadline = self.clock() + timeout
+            self._cond.notify()
+        end = self.clock() + timeout
+        while self._thread.is_alive() and self.clock() < end:
+            self._thread.join(min(0.5, max(end - self.clock(), 0)))
+            if tick is not None and self._thread.is_alive():
+                tick()
+        if self._thread.is_alive():
+            self._abort.set()
+            self._give_up_pending(f"the end-of-session flush timed out after {timeout:g} s")
+        reason = self.delivery.stopped or self.delivery.startup_error
+        self._give_up_pending(reason or "not sent")
+        return self.delivery
+
+    def _wake(self) -> None:
+        if self._oldest is None:
+            self._oldest = self.clock()
+        if len(self._pending) >= self.batch_size:
+            self._cond.notify()
+
+    # -- the sender thread -------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self.delivery.execution = self.opener()
+        except HawzuError as exc:
+            self.delivery.startup_error = str(exc)
+            self._report(f"Hawzu: {exc}")
+        finally:
+            self._opened.set()
+        if self.delivery.execution is None:
+            return
+        while (batch := self._next_batch()) is not None:
+            self._send(batch)
+
+    def _next_batch(self) -> list[CaseResult] | None:
+        with self._cond:
+            while not self._ready():
+                if (self._finishing and not self._pending) or self._abort.is_set():
+                    return None
+                self._cond.wait(self._wait_time())
+            taken = list(self._pending.items())[: self.batch_size]
+            for case_id, _ in taken:
+                del self._pending[case_id]
+            self._oldest = self.clock() if self._pending else None
+        return [result or self.build(case_id) for case_id, result in taken]
+
+    def _ready(self) -> bool:
+        if not self._pending or self._abort.is_set():
+            return False
+        if self._finishing or len(self._pending) >= self.batch_size:
+            return True
+        return self._oldest is not None and self.clock() - self._oldest >= self.interval
+
+    def _wait_time(self) -> float | None:
+        if self._oldest is None:
+            return None
+        return max(self.interval - (self.clock() - self._oldest), 0.01)
+
+    def _send(self, batch: list[CaseResult]) -> None:
+        execution = self.delivery.execution
+        assert execution is not None
+        try:
+            outcome = self.retrier.call(
+                lambda: self.client.post_results(execution.id, batch), deadline=self._deadline
+            )
+        except ApiError as exc:
+            self._failed(batch, exc, stop=_stops_everything(exc))
+        except GaveUp as exc:
+            self._failed(batch, exc, stop=self._abort.is_set())
+        else:
+            self._delivered(batch, outcome)
+
+    def _delivered(self, batch: list[CaseResult], outcome: BatchOutcome) -> None:
+        self.delivery.requests += 1
+        rejected = {r.case_id: r for r in outcome.rejected}
+        for result in batch:
+            self.delivery.undelivered.pop(result.case_id, None)
+            if result.case_id in rejected:
+                self.delivery.rejected[result.case_id] = rejected[result.case_id]
+                self.delivery.delivered.pop(result.case_id, None)
+            else:
+                self.delivery.rejected.pop(result.case_id, None)
+                self.delivery.delivered[result.case_id] = result.status
+        for rejection in outcome.rejected:
+            tests = ", ".join(rejection.nodeids) or "?"
+            self._report(
+                f"Hawzu rejected {rejection.case_id} ({tests}): {rejection.code} "
+                f"{rejection.message}".rstrip()
+            )
+
+    def _failed(self, batch: list[CaseResult], exc: HawzuError, *, stop: bool) -> None:
+        reason = describe(exc)
+        for result in batch:
+            self.delivery.undelivered[result.case_id] = reason
+        self._report(f"Hawzu: {len(batch)} results not delivered: {reason}")
+        if stop:
+            self.delivery.stopped = reason
+            self._abort.set()
+            self._give_up_pending(reason)
+
+    def _give_up_pending(self, reason: str) -> None:
+        with self._cond:
+            for case_id in self._pending:
+                self.delivery.undelivered[case_id] = reason
+            self._pending.clear()
+            self._cond.notify()
+
+    def _report(self, line: str) -> None:
+        self.problems.append(line)
+
+
+def _stops_everything(exc: ApiError) -> bool:
+    """Errors after which every later request would fail the same way."""
+    return exc.status in (401, 404) or exc.code in (EXECUTION_LOCKED, RELEASE_LOCKED)
