@@ -32,6 +32,10 @@ class Aggregator:
     def __contains__(self, case_id: str) -> bool:
         return case_id in self._cases
 
+    def case_ids(self) -> list[str]:
+        with self.lock:
+            return list(self._cases)
+
     def __len__(self) -> int:
         return len(self._cases)
 

@@ -328,15 +328,19 @@ def _key(value: str | None) -> str | None:
 
 
 def _url(value: str) -> str:
+    try:
+        return check_url(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--hawzu-url={value!r}: {exc}") from None
+
+
+def check_url(value: str) -> str:
+    """The URL without a trailing slash, or ValueError saying what is wrong with it."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise pytest.UsageError(
-            f"--hawzu-url={value!r}: expected an http(s) URL such as {DEFAULT_URL}"
-        )
+        raise ValueError(f"expected an http(s) URL such as {DEFAULT_URL}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise pytest.UsageError(
-            f"--hawzu-url={value!r}: plain http is allowed only for loopback hosts; use https"
-        )
+        raise ValueError("plain http is allowed only for loopback hosts; use https")
     return value.rstrip("/")
 
 

@@ -1,0 +1,155 @@
+"""The `hawzu` command: a sandbox, uploads of kept journals, and executions for CI pipelines."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_hawzu import __version__
+from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
+from pytest_hawzu.retry import Retrier, RetryPolicy
+from pytest_hawzu.settings import DEFAULT_RATE, DEFAULT_TIMEOUT, TOKEN_ENV, check_url
+from pytest_hawzu.startup import Plan, describe, open_execution
+from pytest_hawzu.throttle import Throttle
+
+USAGE_ERROR = 2
+
+
+class CliError(Exception):
+    """A bad input: printed as one line, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args))
+    except CliError as exc:
+        print(f"hawzu: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hawzu", description="Companion command of the pytest-hawzu plugin."
+    )
+    parser.add_argument("--version", action="version", version=f"pytest-hawzu {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _sandbox_parser(commands)
+    _upload_parser(commands)
+    _execution_parser(commands)
+    return parser
+
+
+def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("sandbox", help="Run a local in-memory Hawzu until interrupted")
+    p.add_argument("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--rate", type=float, default=None, help="Requests per second per token")
+    p.add_argument("--token", default="sandbox-token", help="The token the sandbox accepts")
+    p.set_defaults(run=_run_sandbox)
+
+
+def _upload_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("upload", help="Deliver kept journals (files or directories)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--url", help="Hawzu API URL (default: the one the journal recorded)")
+    _transport_options(p)
+    p.set_defaults(run=_run_upload)
+
+
+def _execution_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("execution", help="Create or complete an execution (CI pipelines)")
+    actions = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="Create an execution and print its ID")
+    create.add_argument("--release", required=True, help="Release ID or name")
+    create.add_argument("--project", default=os.environ.get("HAWZU_PROJECT"))
+    create.add_argument("--title", default="pytest", help="Execution title")
+    create.add_argument("--key", help="Idempotency key: the same key gives the same execution")
+    create.add_argument("--url", default=None)
+    _transport_options(create)
+    create.set_defaults(run=_run_create)
+    complete = actions.add_parser("complete", help="Complete an execution")
+    complete.add_argument("execution_id", metavar="ID")
+    complete.add_argument("--url", default=None)
+    _transport_options(complete)
+    complete.set_defaults(run=_run_complete)
+
+
+def _transport_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rate", type=float, default=DEFAULT_RATE, help="Most requests per second")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="Seconds per request")
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    try:
+        from pytest_hawzu.sandbox import serve
+    except ImportError:
+        raise CliError("the sandbox needs werkzeug: pip install 'pytest-hawzu[sandbox]'") from None
+    serve(args.port, args.rate, args.token)
+    return 0
+
+
+def _run_upload(args: argparse.Namespace) -> int:
+    from pytest_hawzu.upload import upload_all
+
+    token = _token()
+    url = _url(args.url) if args.url else None
+    ok = upload_all(
+        args.paths, url=url, token=token, rate=args.rate, timeout=args.timeout, say=print
+    )
+    return 0 if ok else 1
+
+
+def _run_create(args: argparse.Namespace) -> int:
+    client, retrier = _connect(args)
+    plan = Plan(
+        release=args.release, project=args.project, title=args.title, idempotency_key=args.key
+    )
+    try:
+        execution = open_execution(client, retrier.call, plan)
+    except HawzuError as exc:
+        print(f"hawzu: {exc}", file=sys.stderr)
+        return 1
+    print(execution.id)
+    return 0
+
+
+def _run_complete(args: argparse.Namespace) -> int:
+    client, retrier = _connect(args)
+    try:
+        retrier.call(lambda: client.complete_execution(args.execution_id))
+    except HawzuError as exc:
+        print(f"hawzu: completing {args.execution_id} failed: {describe(exc)}", file=sys.stderr)
+        return 1
+    print(f"execution {args.execution_id} completed")
+    return 0
+
+
+def _connect(args: argparse.Namespace) -> tuple[HawzuClient, Retrier]:
+    url = _url(args.url or os.environ.get("HAWZU_URL") or DEFAULT_URL)
+    throttle = Throttle(args.rate)
+    client = HawzuClient(url, _token(), timeout=args.timeout, observer=throttle.observe)
+    return client, Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
+
+
+def _token() -> str:
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        raise CliError(f"{TOKEN_ENV} is not set: export the API token created in Hawzu")
+    return token
+
+
+def _url(value: str) -> str:
+    try:
+        return check_url(value)
+    except ValueError as exc:
+        raise CliError(f"--url {value!r}: {exc}") from None

@@ -1,0 +1,126 @@
+"""`hawzu upload`: deliver what journals hold, after an outage or a killed run.
+
+Resending is harmless: Hawzu keeps one result per case and a later write
+replaces an earlier one. An execution that was never created is created with
+the journal's idempotency key, so it is the one the run would have made.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from pytest_hawzu import journal
+from pytest_hawzu.aggregate import Aggregator, not_executed
+from pytest_hawzu.client import HawzuClient, HawzuError
+from pytest_hawzu.model import CaseResult
+from pytest_hawzu.retry import Retrier, RetryPolicy
+from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT
+from pytest_hawzu.startup import Plan, describe, open_execution
+from pytest_hawzu.throttle import Throttle
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    delivered: int = 0
+    rejected: list[str] = field(default_factory=list)
+    failed: str | None = None
+
+
+def upload_all(
+    paths: list[Path], *, url: str | None, token: str, rate: float, timeout: float, say: Say
+) -> bool:
+    """Deliver every journal found under `paths`; True when all of them were delivered."""
+    files = journal.find(paths)
+    if not files:
+        say("no journals found in: " + ", ".join(str(p) for p in paths))
+        return False
+    ok = True
+    for path in files:
+        ok = upload_one(path, url=url, token=token, rate=rate, timeout=timeout, say=say) and ok
+    return ok
+
+
+def upload_one(
+    path: Path, *, url: str | None, token: str, rate: float, timeout: float, say: Say
+) -> bool:
+    try:
+        contents = journal.read(path)
+    except (OSError, journal.JournalError, ValueError) as exc:
+        say(f"{path}: cannot read: {exc}")
+        return False
+    throttle = Throttle(rate)
+    client = HawzuClient(
+        url or str(contents.header.get("url")), token, timeout=timeout, observer=throttle.observe
+    )
+    retrier = Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
+    try:
+        outcome = _deliver(contents, client, retrier, say)
+    finally:
+        client.close()
+    if outcome.failed is None:
+        path.unlink(missing_ok=True)
+        say(f"{path}: delivered, journal removed")
+        return True
+    say(f"{path}: not delivered: {outcome.failed}; the journal is kept, run hawzu upload again")
+    return False
+
+
+def _deliver(
+    contents: journal.Contents, client: HawzuClient, retrier: Retrier, say: Say
+) -> Outcome:
+    header = contents.header
+    outcome = Outcome()
+    try:
+        execution_id = contents.execution_id or _open(contents, client, retrier)
+        results = _results(contents)
+        say(f"{contents.path}: {len(results)} results for execution {execution_id}")
+        batch_size = int(header.get("batch_size") or 100)
+        for start in range(0, len(results), batch_size):
+            batch = results[start : start + batch_size]
+            answer = retrier.call(partial(client.post_results, execution_id, batch))
+            outcome.delivered += answer.accepted
+            outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
+            say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
+        if header.get("complete"):
+            retrier.call(lambda: client.complete_execution(execution_id))
+            say(f"  execution {execution_id} completed")
+    except HawzuError as exc:
+        outcome.failed = describe(exc)
+    for line in outcome.rejected:
+        say(f"  rejected {line}")
+    return outcome
+
+
+def _open(contents: journal.Contents, client: HawzuClient, retrier: Retrier) -> str:
+    header = contents.header
+    plan = Plan(
+        release=header.get("release"),
+        project=header.get("project"),
+        title=str(header.get("title") or "pytest"),
+        description=str(header.get("description") or ""),
+        idempotency_key=header.get("idempotency_key"),
+        execution=header.get("execution"),
+    )
+    return open_execution(client, retrier.call, plan).id
+
+
+def _results(contents: journal.Contents) -> list[CaseResult]:
+    notes_limit = int(contents.header.get("notes_limit") or DEFAULT_NOTES_LIMIT)
+    aggregator = Aggregator(notes_limit)
+    for test in contents.outcomes:
+        aggregator.add(test)
+    results = [aggregator.result(case_id) for case_id in aggregator.case_ids()]
+    if not contents.header.get("shared"):
+        reason = "not executed: the run ended before these tests ran"
+        results += [
+            not_executed(case_id, tuple(nodeids), reason)
+            for case_id, nodeids in contents.scope.items()
+            if case_id not in aggregator
+        ]
+    return results
