@@ -43,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Tagger(config), "hawzu-tagger")
         return
     url, token = _target(config, s)
-    reporter = Reporter(config, s, url, token)
+    reporter = Reporter(config, s, url, token, sandbox=config.stash.get(SANDBOX, None))
     config.pluginmanager.register(reporter, "hawzu-reporter")
     config.pluginmanager.register(Tagger(config, reporter.scope_planned), "hawzu-tagger")
     if config.pluginmanager.hasplugin("xdist"):

@@ -41,9 +41,15 @@ class Reporter:
     """Registered as a plugin on the controller when reporting is on."""
 
     def __init__(
-        self, config: pytest.Config, settings: Settings, url: str, token: str | None
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        url: str,
+        token: str | None,
+        sandbox: Any = None,
     ) -> None:
         self.config = config
+        self.sandbox = sandbox
         self.settings = settings
         self.token_missing = not token
         self.abort = threading.Event()
@@ -267,6 +273,17 @@ class Reporter:
         terminalreporter.write_sep("-", "Hawzu")
         for line in self.summary.lines():
             terminalreporter.write_line(line)
+        if self.sandbox is not None and self.summary.execution_id is not None:
+            terminalreporter.write_line(self._sandbox_line(self.summary.execution_id))
+
+    def _sandbox_line(self, execution_id: str) -> str:
+        """What the sandbox recorded, read back from it rather than from what was sent."""
+        recorded = self.sandbox.execution(execution_id)
+        by_status: dict[str, int] = {}
+        for result in recorded["results"].values():
+            by_status[result["status"]] = by_status.get(result["status"], 0) + 1
+        listed = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        return f"sandbox recorded {execution_id} ({recorded['status']}): {listed or 'no results'}"
 
     # -- output ------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class Setting:
     env: str | None = None
     ini: str | None = None
     default: str | None = None
+    metavar: str | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -50,12 +51,14 @@ SETTINGS: tuple[Setting, ...] = (
         "release",
         "Report this run to Hawzu as one execution in this release (ID or name)",
         option="--hawzu-release",
+        metavar="ID_OR_NAME",
         env="HAWZU_RELEASE",
     ),
     Setting(
         "url",
         f"Hawzu API base URL (default {DEFAULT_URL})",
         option="--hawzu-url",
+        metavar="URL",
         env="HAWZU_URL",
         ini="hawzu_url",
         default=DEFAULT_URL,
@@ -64,6 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
         "project",
         "Hawzu project ID, needed to find a release by name when the token sees several projects",
         option="--hawzu-project",
+        metavar="ID",
         env="HAWZU_PROJECT",
         ini="hawzu_project",
     ),
@@ -71,6 +75,7 @@ SETTINGS: tuple[Setting, ...] = (
         "title",
         "Execution title template; fields such as {date}, {time}, {branch}, {commit}, {build}",
         option="--hawzu-title",
+        metavar="TEMPLATE",
         env="HAWZU_TITLE",
         ini="hawzu_title",
     ),
@@ -78,18 +83,21 @@ SETTINGS: tuple[Setting, ...] = (
         "execution",
         "Report into this existing execution instead of creating one (CI shards)",
         option="--hawzu-execution",
+        metavar="ID",
         env="HAWZU_EXECUTION",
     ),
     Setting(
         "execution_key",
         "Create the execution with this idempotency key, so shards with one key share it",
         option="--hawzu-execution-key",
+        metavar="KEY",
         env="HAWZU_EXECUTION_KEY",
     ),
     Setting(
         "rate",
         f"Most requests per second to Hawzu (default {DEFAULT_RATE:g})",
         option="--hawzu-rate",
+        metavar="PER_SECOND",
         env="HAWZU_RATE",
         ini="hawzu_rate",
         default=str(DEFAULT_RATE),
@@ -98,6 +106,7 @@ SETTINGS: tuple[Setting, ...] = (
         "timeout",
         f"Seconds to wait for one Hawzu response (default {DEFAULT_TIMEOUT:g})",
         option="--hawzu-timeout",
+        metavar="SECONDS",
         env="HAWZU_TIMEOUT",
         ini="hawzu_timeout",
         default=str(DEFAULT_TIMEOUT),
@@ -106,6 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
         "flush_timeout",
         f"Seconds the end of the session may wait for uploads (default {DEFAULT_FLUSH_TIMEOUT:g})",
         option="--hawzu-flush-timeout",
+        metavar="SECONDS",
         env="HAWZU_FLUSH_TIMEOUT",
         ini="hawzu_flush_timeout",
         default=str(DEFAULT_FLUSH_TIMEOUT),
@@ -114,6 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
         "spool_dir",
         f"Directory for the local journal of results (default {DEFAULT_SPOOL_DIR}/)",
         option="--hawzu-spool-dir",
+        metavar="DIR",
         env="HAWZU_SPOOL_DIR",
         ini="hawzu_spool_dir",
         default=DEFAULT_SPOOL_DIR,
@@ -122,6 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
         "attach",
         "Attach captured output: none, failed or all (default failed)",
         option="--hawzu-attach",
+        metavar="WHICH",
         env="HAWZU_ATTACH",
         ini="hawzu_attach",
         default="failed",
@@ -205,7 +217,9 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("hawzu", "reporting to Hawzu")
     for s in SETTINGS:
         if s.option:
-            group.addoption(s.option, dest=f"hawzu_{s.dest}", default=None, help=s.help)
+            group.addoption(
+                s.option, dest=f"hawzu_{s.dest}", default=None, metavar=s.metavar, help=s.help
+            )
         if s.ini:
             parser.addini(s.ini, help=s.help, default=s.default)
     for s in FLAGS:
