@@ -21,30 +21,36 @@ class HawzuMarkerWarning(UserWarning):
 
 
 def case_ids(item: pytest.Item) -> tuple[str, ...]:
-    """The item's case IDs, resolved once and cached on the item."""
+    """The item's case IDs, resolved once and cached on the item.
+
+    Called first from `pytest_runtest_setup`, so that a warning about a bad
+    marker is raised where pytest expects warnings (with `-W error` it fails
+    that test's setup, as any other warning would), never inside a report hook.
+    """
     cached = item.stash.get(_CASES, None)
     if cached is None:
-        cached = item.stash[_CASES] = _resolve(item, warn=True)
+        cached, bad = _resolve(item)
+        item.stash[_CASES] = cached
+        if bad:
+            warnings.warn(_bad_message(item, bad), HawzuMarkerWarning, stacklevel=1)
     return cached
 
 
 def peek(item: pytest.Item) -> tuple[str, ...]:
     """Like `case_ids`, without warnings: for planning the scope at collection."""
     cached = item.stash.get(_CASES, None)
-    return cached if cached is not None else _resolve(item, warn=False)
+    return cached if cached is not None else _resolve(item)[0]
 
 
-def _resolve(item: pytest.Item, *, warn: bool) -> tuple[str, ...]:
+def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], list[object]]:
     answer = item.config.hook.pytest_hawzu_case_ids(item=item)
     values = answer if answer is not None else _marker_args(item)
     if values is None:
-        return ()
+        return (), []
     bad = [v for v in values if not is_case_id(v)] if values else [None]
     if bad:
-        if warn:
-            warnings.warn(_bad_message(item, bad), HawzuMarkerWarning, stacklevel=1)
-        return ()
-    return tuple(dict.fromkeys(values))
+        return (), bad
+    return tuple(dict.fromkeys(values)), []
 
 
 def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:

@@ -25,8 +25,11 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [*HAWZU_VARS, *CI_VARS, "PYTEST_ADDOPTS", "PYTEST_XDIST_AUTO_NUM_WORKERS"]:
+    for var in [*HAWZU_VARS, *CI_VARS, "PYTEST_XDIST_AUTO_NUM_WORKERS"]:
         monkeypatch.delenv(var, raising=False)
+    # pytester restores sys.modules after each in-process run, so hypothesis's
+    # plugin would be imported afresh every time: over a second per session.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 @pytest.fixture
@@ -49,3 +52,36 @@ def statuses(execution: dict[str, Any]) -> dict[str, str]:
 
 def result_posts(sandbox: Sandbox) -> list[Any]:
     return [r for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/results")]
+
+
+# -- delivery tests: fast sessions, and no trace of the token anywhere ------------------
+
+# In-process sessions re-import hypothesis for its terminal summary, seconds each time.
+QUICK = ("-p", "no:hypothesispytest")
+# A rate high enough that the throttle never shapes a test that is not about it.
+FAST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-p", "no:xdist", *QUICK)
+# requests and urllib3 log at DEBUG; showing every record live proves none holds the token.
+DEBUG_LOGS = ("--log-level=DEBUG", "-o", "log_cli=true", "-o", "log_cli_level=DEBUG")
+
+
+def spool_files(spool_dir: Any) -> list[Any]:
+    """Every file under `spool_dir` (a pathlib.Path), journals and anything else."""
+    return sorted(p for p in spool_dir.rglob("*") if p.is_file()) if spool_dir.exists() else []
+
+
+def assert_no_token(result: Any, spool_dir: Any = None, token: str = TOKEN) -> None:
+    """The token is in no output line, no log record shown, no journal or spool file."""
+    for name in ("outlines", "errlines"):
+        text = "\n".join(getattr(result, name, []) or [])
+        assert token not in text, f"token leaked into {name}"
+    if spool_dir is not None:
+        for path in spool_files(spool_dir):
+            assert token.encode() not in path.read_bytes(), f"token leaked into {path}"
+
+
+def assert_clean(result: Any) -> None:
+    """Hawzu trouble never shows up as pytest's or Python's crash output."""
+    text = "\n".join([*result.outlines, *result.errlines])
+    assert "INTERNALERROR" not in text
+    assert "Traceback" not in text
+    assert "Exception in thread" not in text
