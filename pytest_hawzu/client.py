@@ -307,7 +307,7 @@ class HawzuClient:
             raise TransportError(
                 self._redact(f"{method} {path}: {type(exc).__name__}: {exc}")
             ) from None
-        response_headers = dict(response.headers)
+        response_headers = response.headers  # case-insensitive, as HTTP headers are
         if self.observer is not None:
             self.observer(response_headers)
         body = _json_object(response)

@@ -29,6 +29,7 @@ from pytest_hawzu.settings import TOKEN_ENV, Settings
 from pytest_hawzu.startup import Plan, StartupError, describe, open_execution
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
+from pytest_hawzu.tagger import SCOPE_KEY
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 
@@ -75,6 +76,7 @@ class Reporter:
         )
         self.journal: Journal | None = None
         self.scope: dict[str, list[str]] = {}
+        self.scope_known = False
         self.crashed: list[Any] = []
         self.unmarked = 0
         self.announced = False
@@ -154,14 +156,20 @@ class Reporter:
     def scope_planned(self, scope: Mapping[str, Sequence[str]]) -> None:
         """The selected tests of this process's collection (no xdist)."""
         self.add_scope(scope)
-        if self.journal is not None and self.scope and not self.settings.shared:
-            self.journal.scope(self.scope)
 
     def add_scope(self, scope: Mapping[str, Sequence[str]]) -> None:
-        for case_id, nodeids in scope.items():
-            self.scope.setdefault(case_id, list(nodeids))
+        """Selected tests per case, from this process or from any xdist worker."""
+        self.scope_known = True
+        # Every worker sends the same scope (twice); journal each case once.
+        added = {c: list(n) for c, n in scope.items() if c not in self.scope}
+        self.scope.update(added)
+        if added and self.journal is not None and not self.settings.shared:
+            self.journal.scope(added)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        scope = getattr(report, SCOPE_KEY, None)
+        if isinstance(scope, dict):  # a worker's first report (see Tagger)
+            self.add_scope(scope)
         extra = getattr(report, "hawzu", None)
         if extra is None:
             self._unmarked(report)
@@ -218,18 +226,33 @@ class Reporter:
         self.client.close()
 
     def _resolve_crashes(self) -> None:
-        by_test = {n: c for c, nodeids in self.scope.items() for n in nodeids}
+        by_test: dict[str, list[str]] = {}
+        for case_id, nodeids in self.scope.items():
+            for nodeid in nodeids:
+                by_test.setdefault(nodeid, []).append(case_id)
         for report in self.crashed:
-            case_id = by_test.get(report.nodeid)
-            cases = self.recorder.case_ids_of(report.nodeid) or ((case_id,) if case_id else ())
+            cases = self.recorder.case_ids_of(report.nodeid) or tuple(
+                by_test.get(report.nodeid, ())
+            )
             if cases:
                 note = str(report.longrepr)
                 self.record(self.recorder.crashed(report, cases, note))
+            elif not self.scope_known:
+                self._problem(
+                    f"Hawzu: {report.nodeid} crashed its worker before any worker said which "
+                    "Hawzu cases its tests cover; it and the tests that never ran are not reported"
+                )
 
     def _send_not_executed(self) -> None:
+        unfinished = set(self.recorder.unfinished())
         for case_id, nodeids in self.scope.items():
             if case_id not in self.aggregator:
-                reason = "not executed: the run ended before these tests ran"
+                running = [n for n in nodeids if n in unfinished]
+                reason = (
+                    f"not executed: the run was interrupted while {', '.join(running)} ran"
+                    if running
+                    else "not executed: the run ended before these tests ran"
+                )
                 self.uploader.submit_result(not_executed(case_id, tuple(nodeids), reason))
 
     def _complete(self) -> bool:
@@ -266,6 +289,13 @@ class Reporter:
                 self._line(f"uploading results to Hawzu... {sent:,} sent, {left:,} waiting")
 
         return tick
+
+    def pytest_unconfigure(self) -> None:
+        """Also reached when the session never finished (a strict start-up failure)."""
+        self.abort.set()
+        if self.journal is not None:
+            self.journal.close(delivered=False)
+        self.client.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None:

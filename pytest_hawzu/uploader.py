@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from pytest_hawzu.attachments import Attachment, AttachmentQueue, send
 from pytest_hawzu.client import (
     EXECUTION_LOCKED,
     RELEASE_LOCKED,
@@ -41,6 +42,9 @@ class Delivery:
     rejected: dict[str, Rejection] = field(default_factory=dict)
     undelivered: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    attachments_sent: int = 0
+    # "case: name" of each attachment kept for `hawzu upload`, and why.
+    attachments_unsent: dict[str, str] = field(default_factory=dict)
 
     def by_status(self) -> dict[Status, int]:
         counts: dict[Status, int] = {}
@@ -56,6 +60,7 @@ class Delivery:
             and self.startup_error is None
             and self.stopped is None
             and not self.undelivered
+            and not self.attachments_unsent
         )
 
 
@@ -73,6 +78,7 @@ class Uploader:
         abort: threading.Event,
         interval: float = SEND_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        on_attachment: Callable[[Attachment, str], None] | None = None,
     ) -> None:
         self.client = client
         self.retrier = retrier
@@ -83,6 +89,9 @@ class Uploader:
         self.clock = clock
         self.delivery = Delivery()
         self.problems: deque[str] = deque()
+        self.files = AttachmentQueue()
+        # Called on the sender thread once an attachment is settled for a case.
+        self.on_attachment = on_attachment
         self._abort = abort
         self._cond = threading.Condition()
         self._pending: dict[str, CaseResult | None] = {}
@@ -97,9 +106,15 @@ class Uploader:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, case_ids: Iterable[str]) -> None:
-        """Mark cases as changed; their combined result is read when sent."""
+    def submit(self, case_ids: Iterable[str], attachments: Iterable[Attachment] = ()) -> None:
+        """Mark cases as changed; their combined result is read when sent.
+
+        Attachments wait for the next accepted batch holding their case, since
+        Hawzu refuses attachments to a case without a result.
+        """
         with self._cond:
+            for attachment in attachments:
+                self.files.hold(attachment)
             for case_id in case_ids:
                 self._pending[case_id] = None
             self._wake()
@@ -130,9 +145,16 @@ class Uploader:
                 tick()
         if self._thread.is_alive():
             self._abort.set()
+            if self.delivery.execution is None and self.delivery.startup_error is None:
+                self.delivery.startup_error = (
+                    f"Hawzu did not answer before the end-of-session flush ran out "
+                    f"({timeout:g} s): check --hawzu-url (HAWZU_URL) and the network"
+                )
+                self._report(f"Hawzu: {self.delivery.startup_error}")
             self._give_up_pending(f"the end-of-session flush timed out after {timeout:g} s")
         reason = self.delivery.stopped or self.delivery.startup_error
         self._give_up_pending(reason or "not sent")
+        self._keep_attachments(reason or "their results were not delivered")
         return self.delivery
 
     def _wake(self) -> None:
@@ -155,6 +177,7 @@ class Uploader:
             return
         while (batch := self._next_batch()) is not None:
             self._send(batch)
+            self._send_attachments()
 
     def _next_batch(self) -> list[CaseResult] | None:
         with self._cond:
@@ -202,9 +225,11 @@ class Uploader:
             if result.case_id in rejected:
                 self.delivery.rejected[result.case_id] = rejected[result.case_id]
                 self.delivery.delivered.pop(result.case_id, None)
+                self._settle_all(result.case_id, self.files.discard(result.case_id))
             else:
                 self.delivery.rejected.pop(result.case_id, None)
                 self.delivery.delivered[result.case_id] = result.status
+                self.files.release(result.case_id)
         for rejection in outcome.rejected:
             tests = ", ".join(rejection.nodeids) or "?"
             self._report(
@@ -231,6 +256,56 @@ class Uploader:
 
     def _report(self, line: str) -> None:
         self.problems.append(line)
+
+    # -- attachments (sender thread) -----------------------------------------
+
+    def _send_attachments(self) -> None:
+        execution = self.delivery.execution
+        assert execution is not None
+        while not self._abort.is_set() and (job := self.files.next()) is not None:
+            case_id, attachment = job
+            self._send_attachment(execution.id, case_id, attachment)
+
+    def _send_attachment(self, execution_id: str, case_id: str, attachment: Attachment) -> None:
+        what = f"attachment {attachment.name} of {case_id} ({attachment.nodeid})"
+        try:
+            self.retrier.call(
+                lambda: send(self.client, execution_id, case_id, attachment),
+                deadline=self._deadline,
+            )
+        except OSError as exc:
+            self._report(f"Hawzu: {what} not sent: its file is gone ({exc.strerror or exc})")
+        except ApiError as exc:
+            if _stops_everything(exc) and exc.status != 404:
+                self._keep(case_id, attachment, describe(exc))
+                self.delivery.stopped = describe(exc)
+                self._abort.set()
+                return
+            # Final: 413 (over the size limit), 404, 422... resending cannot help.
+            self._report(f"Hawzu did not take {what}: {describe(exc)}")
+        except GaveUp as exc:
+            self._keep(case_id, attachment, describe(exc))
+            return
+        else:
+            self.delivery.attachments_sent += 1
+        self._settle_all(case_id, [attachment])
+
+    def _settle_all(self, case_id: str, attachments: list[Attachment]) -> None:
+        for attachment in attachments:
+            self.files.settle(attachment)
+            if self.on_attachment is not None:
+                self.on_attachment(attachment, case_id)
+
+    def _keep(self, case_id: str, attachment: Attachment, reason: str) -> None:
+        self.delivery.attachments_unsent[f"{case_id}: {attachment.name}"] = reason
+
+    def _keep_attachments(self, reason: str) -> None:
+        left = self.files.remaining()
+        for case_id, attachment in left:
+            self._keep(case_id, attachment, reason)
+        if self.delivery.attachments_unsent:
+            count = len(self.delivery.attachments_unsent)
+            self._report(f"Hawzu: {count} attachments not sent; they are kept with the journal")
 
 
 def _stops_everything(exc: ApiError) -> bool:

@@ -1,0 +1,160 @@
+"""Options: one precedence everywhere, and a one-line usage error for every bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_hawzu.model import Status
+from pytest_hawzu.plugin import SETTINGS
+from pytest_hawzu.settings import Settings
+from pytest_hawzu.status import StatusTable, parse_status_map
+
+
+def settings_of(pytester: pytest.Pytester, *args: str) -> Settings:
+    config = pytester.parseconfigure(*args)
+    return config.stash[SETTINGS]
+
+
+def test_reporting_is_off_without_a_release(pytester):
+    pytester.makeini("[pytest]\nhawzu_url = https://hawzu.example.com\n")
+    assert not settings_of(pytester).active
+
+
+def test_an_ini_file_cannot_turn_reporting_on(pytester):
+    pytester.makeini("[pytest]\nhawzu_release = 1.4.0\n")
+    assert not settings_of(pytester).active
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "ini", "expected"),
+    [
+        (
+            "https://cli.example",
+            "https://env.example",
+            "https://ini.example",
+            "https://cli.example",
+        ),
+        (None, "https://env.example", "https://ini.example", "https://env.example"),
+        (None, None, "https://ini.example", "https://ini.example"),
+        (None, None, None, "https://api.hawzu.com"),
+    ],
+)
+def test_precedence_is_cli_env_ini_default(pytester, monkeypatch, cli, env, ini, expected):
+    if ini:
+        pytester.makeini(f"[pytest]\nhawzu_url = {ini}/\nhawzu_rate = 3\n")
+    if env:
+        monkeypatch.setenv("HAWZU_URL", env)
+        monkeypatch.setenv("HAWZU_RATE", "4")
+    args = ["--hawzu-release=1.4.0"]
+    if cli:
+        args += [f"--hawzu-url={cli}", "--hawzu-rate=7"]
+    s = settings_of(pytester, *args)
+    assert s.url == expected
+    assert s.rate == (7 if cli else 4 if env else 3 if ini else 5)
+
+
+def test_every_setting_has_its_environment_variable(pytester, monkeypatch):
+    env = {
+        "HAWZU_RELEASE": "rel_7",
+        "HAWZU_PROJECT": "proj_101",
+        "HAWZU_TITLE": "nightly {date}",
+        "HAWZU_EXECUTION_KEY": "pipeline-42",
+        "HAWZU_TIMEOUT": "9",
+        "HAWZU_FLUSH_TIMEOUT": "11",
+        "HAWZU_SPOOL_DIR": "spool",
+        "HAWZU_ATTACH": "all",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    s = settings_of(pytester)
+    assert (s.release, s.project, s.title, s.execution_key) == (
+        "rel_7",
+        "proj_101",
+        "nightly {date}",
+        "pipeline-42",
+    )
+    assert (s.timeout, s.flush_timeout, s.spool_dir, s.attach) == (9, 11, Path("spool"), "all")
+    assert s.shared
+    assert not s.completes
+
+
+def test_ini_keys(pytester):
+    pytester.makeini(
+        """
+        [pytest]
+        hawzu_batch_size = 25
+        hawzu_max_retry_after = 60
+        hawzu_notes_limit = 1000
+        hawzu_strict = true
+        hawzu_status_map =
+            xfail = FAILED
+            skip = not_executed
+        """
+    )
+    s = settings_of(pytester, "--hawzu-release=1.4.0")
+    assert (s.batch_size, s.max_retry_after, s.notes_limit, s.strict) == (25, 60, 1000, True)
+    assert s.status_map == {"xfail": Status.FAILED, "skip": Status.NOT_EXECUTED}
+
+
+@pytest.mark.parametrize(
+    ("args", "flags", "expected"),
+    [
+        ([], "", True),
+        (["--hawzu-execution-key=k"], "", False),
+        (["--hawzu-execution-key=k", "--hawzu-complete"], "", True),
+        (["--hawzu-no-complete"], "", False),
+    ],
+)
+def test_who_completes(pytester, args, flags, expected):
+    assert settings_of(pytester, "--hawzu-release=1.4.0", *args).completes is expected
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "message"),
+    [
+        (["--hawzu-url=ftp://x"], "", "--hawzu-url='ftp://x': expected an http(s) URL*"),
+        (["--hawzu-url=http://hawzu.example"], "", "*plain http is allowed only for loopback*"),
+        (["--hawzu-rate=fast"], "", "--hawzu-rate='fast': expected a number at least 0.01"),
+        (["--hawzu-rate=0"], "", "--hawzu-rate='0': expected a number*"),
+        (["--hawzu-timeout=-1"], "", "--hawzu-timeout='-1': expected a number*"),
+        (["--hawzu-attach=some"], "", "--hawzu-attach='some': expected one of none, failed, all"),
+        (
+            [],
+            "hawzu_batch_size = 101",
+            "hawzu_batch_size='101': expected a number between 1 and 100",
+        ),
+        (["--hawzu-execution-key=a b"], "", "--hawzu-execution-key='a b': expected 1 to 255*"),
+        (["--hawzu-title={nope}"], "", "--hawzu-title: *unknown field*{nope}*"),
+        (
+            [],
+            "hawzu_status_map = xfail = GREEN",
+            "hawzu_status_map: 'xfail = GREEN': unknown status*",
+        ),
+        ([], "hawzu_status_map = boom = FAILED", "hawzu_status_map: 'boom = FAILED': expected*"),
+        (
+            [],
+            "hawzu_token = abc",
+            "hawzu_token in an ini file is not supported: set the HAWZU_API_TOKEN*",
+        ),
+        (["--hawzu-sandbox"], "", "--hawzu-sandbox needs a release*"),
+    ],
+)
+def test_bad_values_are_one_line_usage_errors(pytester, args, ini, message):
+    release = [] if "--hawzu-sandbox" in args else ["--hawzu-release=1.4.0"]
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest(*release, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_status_map_overrides_defaults():
+    table = StatusTable(parse_status_map(["setup_error = FAILED", "", "# comment", "xpass=failed"]))
+    assert table["setup_error"] is Status.FAILED
+    assert table["xpass"] is Status.FAILED
+    assert table["teardown_error"] is Status.FAILED
+    assert table["skip"] is Status.SKIPPED
+    assert table["passed"] is Status.PASSED

@@ -1,0 +1,126 @@
+"""Start-up: token, release, execution. Each failure is one line and leaves the exit code alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import only_execution, statuses
+
+SUITE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_one=SUITE)
+    result = pytester.runpytest(*args)
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output, output
+    assert "INTERNALERROR" not in output
+    return result
+
+
+@pytest.mark.parametrize("release", ["1.4.0", "rel_7"])
+def test_release_by_name_or_id(pytester, hawzu_env, release):
+    run(pytester, f"--hawzu-release={release}")
+    execution = only_execution(hawzu_env)
+    assert execution["release_id"] == "rel_7"
+    assert statuses(execution) == {"TCM-1": "PASSED"}
+
+
+def test_the_token_is_checked_first(pytester, hawzu_env):
+    run(pytester, "--hawzu-release=1.4.0")
+    first = hawzu_env.requests()[0]
+    assert (first.method, first.path) == ("GET", "/api/v1/me")
+
+
+def test_a_wrong_token(pytester, hawzu_env, monkeypatch):
+    monkeypatch.setenv("HAWZU_API_TOKEN", "wrong-token")
+    result = run(pytester, "--hawzu-release=1.4.0")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: checking the token (GET /me) failed: HTTP 401*check HAWZU_API_TOKEN*",
+            "*- Hawzu -*",
+            "not reported: checking the token*",
+            "journal kept: *; deliver it later with: hawzu upload *",
+        ]
+    )
+    assert hawzu_env.executions() == []
+    assert [r.path for r in hawzu_env.requests()] == ["/api/v1/me"]
+
+
+def test_a_missing_token(pytester, hawzu_env, monkeypatch):
+    monkeypatch.delenv("HAWZU_API_TOKEN")
+    result = run(pytester, "--hawzu-release=1.4.0")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["Hawzu: HAWZU_API_TOKEN is not set: export the API token*"])
+    assert hawzu_env.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("release", "message"),
+    [
+        ("9.9.9", "*release '9.9.9' not found in project proj_101*check --hawzu-release*"),
+        ("1.3.0", "*release 1.3.0 (rel_6) is COMPLETED: Hawzu accepts no new executions*"),
+        ("1.5.0", "*release 1.5.0 (rel_8) is PAUSED*choose an open release*"),
+        ("rel_6", "*release 1.3.0 (rel_6) is COMPLETED*"),
+    ],
+)
+def test_a_release_that_cannot_take_the_run(pytester, hawzu_env, release, message):
+    result = run(pytester, f"--hawzu-release={release}")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"Hawzu: {message}"])
+    assert hawzu_env.executions() == []
+
+
+def test_a_release_name_needs_a_project_when_the_token_sees_several(pytester, hawzu_env):
+    hawzu_env.add_project("proj_202", "Billing", "BIL")
+    hawzu_env.add_release("rel_20", "1.4.0", "proj_202", "IN_PROGRESS")
+    result = run(pytester, "--hawzu-release=1.4.0")
+    result.stdout.fnmatch_lines(
+        ["Hawzu: *finding it by name needs a project: set --hawzu-project*proj_101, proj_202*"]
+    )
+    run(pytester, "--hawzu-release=1.4.0", "--hawzu-project=proj_202")
+    assert only_execution(hawzu_env)["release_id"] == "rel_20"
+
+
+def test_a_lock_that_arrives_while_creating(pytester, hawzu_env):
+    hawzu_env.fail_next(409, path="/executions", code="RELEASE_LOCKED")
+    result = run(pytester, "--hawzu-release=1.4.0")
+    result.stdout.fnmatch_lines(["Hawzu: release 1.4.0 (rel_7) is IN_PROGRESS*"])
+
+
+def test_an_unreachable_hawzu(pytester, hawzu_env, monkeypatch):
+    url = hawzu_env.url
+    hawzu_env.stop()
+    monkeypatch.setenv("HAWZU_URL", url)
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-flush-timeout=1")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["Hawzu: Hawzu did not answer before*check --hawzu-url*"])
+
+
+def test_strict_start_up_failure_stops_before_any_test(pytester, hawzu_env):
+    result = run(pytester, "--hawzu-release=1.3.0", "--hawzu-strict")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["Exit: Hawzu (--hawzu-strict): release 1.3.0 (rel_6) is COMPLETED*"]
+    )
+    assert "test_one.py" not in result.stdout.str()
+
+
+def test_summary_names_the_execution(pytester, hawzu_env):
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-title=nightly {release}")
+    execution = only_execution(hawzu_env)
+    assert execution["title"] == "nightly 1.4.0"
+    result.stdout.fnmatch_lines(
+        [
+            f"execution {execution['id']} (completed): nightly 1.4.0",
+            f"  {hawzu_env.url}*",
+            "results sent: 1 passed",
+        ]
+    )
