@@ -77,6 +77,8 @@ class Rejection:
 class TestOutcome:
     """The result of one finished test, before it is combined per case."""
 
+    __test__ = False  # a model, not a test class, whatever its name says
+
     nodeid: str
     case_ids: tuple[str, ...]
     status: Status

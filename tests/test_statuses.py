@@ -115,3 +115,88 @@ def test_notes_say_what_failed_and_why(pytester, hawzu_env):
     assert "not on this platform" in results["TCM-5"]["notes"]
     assert "bug 12" in results["TCM-7"]["notes"]
     assert "XPASS(strict)" in results["TCM-9"]["notes"]
+
+
+COMBINED = """
+import unittest
+
+import pytest
+
+pytestmark = pytest.mark.hawzu("TCM-20")
+
+@pytest.mark.parametrize("currency", ["eur", "usd", "gbp"])
+def test_refund(currency):
+    assert currency != "usd", "usd refunds are off by a cent"
+
+@pytest.mark.hawzu("TCM-21")
+@pytest.mark.parametrize("n", [1, 2])
+def test_all_skipped(n):
+    pytest.skip("no sandbox bank")
+
+@pytest.mark.hawzu("TCM-22")
+class TestMixed:
+    def test_passes(self):
+        pass
+
+    def test_skips(self):
+        pytest.skip("later")
+
+@pytest.mark.hawzu("TCM-23")
+class TestUnittestSubtests(unittest.TestCase):
+    def test_values(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertNotEqual(i, 2)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_several_tests_of_one_case_combine(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_combined=COMBINED)
+    pytester.runpytest("--hawzu-release=1.4.0", *mode)
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {
+        "TCM-20": "FAILED",
+        "TCM-21": "SKIPPED",
+        "TCM-22": "PASSED",
+        "TCM-23": "FAILED",
+    }
+    refund = execution["results"]["TCM-20"]
+    assert "test_refund[usd]" in refund["notes"]
+    assert "usd refunds are off by a cent" in refund["notes"]
+    assert "test_refund[eur]" not in refund["notes"]
+    # One step per test; under xdist they arrive in completion order.
+    assert {s["name"]: s["status"] for s in refund["steps"]} == {
+        "test_refund[eur]": "PASSED",
+        "test_refund[usd]": "FAILED",
+        "test_refund[gbp]": "PASSED",
+    }
+
+
+RERUNS = """
+import pytest
+
+attempts = {"flaky": 0}
+
+@pytest.mark.hawzu("TCM-30")
+@pytest.mark.flaky(reruns=3)
+def test_flaky():
+    attempts["flaky"] += 1
+    assert attempts["flaky"] >= 3
+
+@pytest.mark.hawzu("TCM-31")
+@pytest.mark.flaky(reruns=1)
+def test_always_fails():
+    assert False, "still broken"
+"""
+
+
+def test_only_the_final_attempt_of_a_rerun_counts(pytester, hawzu_env):
+    pytester.makepyfile(test_reruns=RERUNS)
+    pytester.runpytest("--hawzu-release=1.4.0", "-p", "no:xdist")
+    results = only_execution(hawzu_env)["results"]
+    assert results["TCM-30"]["status"] == "PASSED"
+    assert "after 2 reruns" in results["TCM-30"]["notes"]
+    assert results["TCM-31"]["status"] == "FAILED"
+    assert "after 1 rerun" in results["TCM-31"]["notes"]
+    assert "still broken" in results["TCM-31"]["notes"]

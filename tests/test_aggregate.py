@@ -1,0 +1,126 @@
+"""Combining tests into one result per case, and the notes that explain it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_hawzu.aggregate import Aggregator, combine
+from pytest_hawzu.model import SEVERITY, Status, Step, TestOutcome, worst
+from pytest_hawzu.notes import trim_tail
+
+P, F, B, S, N = (Status.PASSED, Status.FAILED, Status.BLOCKED, Status.SKIPPED, Status.NOT_EXECUTED)
+
+
+def outcome(nodeid: str, status: Status, notes: str = "", duration: float = 0.5) -> TestOutcome:
+    return TestOutcome(
+        nodeid=nodeid,
+        case_ids=("TCM-1",),
+        status=status,
+        notes=notes,
+        duration=duration,
+        started_at=100.0 + len(nodeid),
+        finished_at=200.0 + len(nodeid),
+        steps=(Step("call", status),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([P, P], P),
+        ([P, F], F),
+        ([F, P], F),
+        ([P, B], B),
+        ([B, F], F),
+        ([S, P], P),
+        ([S, S], S),
+        ([S, B], B),
+    ],
+)
+def test_the_worst_status_wins(statuses, expected):
+    tests = [outcome(f"t::{i}", s) for i, s in enumerate(statuses)]
+    assert combine("TCM-1", tests, 8000).status is expected
+
+
+@given(st.lists(st.sampled_from([P, F, B, S]), min_size=1, max_size=20))
+def test_order_never_matters(statuses):
+    tests = [outcome(f"t::{i}", s) for i, s in enumerate(statuses)]
+    expected = max(statuses, key=SEVERITY.__getitem__)
+    assert combine("TCM-1", tests, 8000).status is expected
+    assert combine("TCM-1", tests[::-1], 8000).status is expected
+
+
+def test_worst_is_symmetric():
+    for a, b in itertools.product(Status, repeat=2):
+        assert worst(a, b) is worst(b, a)
+
+
+def test_durations_add_up_and_times_span_all_tests():
+    result = combine("TCM-1", [outcome("t::a", P, duration=1.25), outcome("t::bb", P)], 8000)
+    assert result.duration_ms == 1750
+    assert (result.started_at, result.finished_at) == (104.0, 205.0)
+
+
+def test_several_tests_become_one_step_each():
+    result = combine(
+        "TCM-1", [outcome("t.py::a[1]", P), outcome("t.py::a[2]", F, "boom\nat x")], 8000
+    )
+    assert result.steps == (Step("a[1]", P), Step("a[2]", F, "boom"))
+    assert result.nodeids == ("t.py::a[1]", "t.py::a[2]")
+
+
+def test_one_test_keeps_its_own_steps():
+    only = outcome("t::a", P)
+    assert combine("TCM-1", [only], 8000).steps == only.steps
+
+
+def test_notes_put_failures_first_and_fit_the_limit():
+    tests = [
+        outcome("t::skipped", S, "skipped: later"),
+        outcome("t::failed", F, "t::failed: AssertionError\n" + "x" * 5000 + "\nE   assert 1 == 2"),
+    ]
+    notes = combine("TCM-1", tests, 1000).notes
+    assert len(notes) <= 1000
+    assert notes.index("assert 1 == 2") < notes.index("skipped: later")
+
+
+def test_trim_keeps_the_end():
+    text = "head " + "." * 100 + " the error"
+    trimmed = trim_tail(text, 60)
+    assert len(trimmed) <= 60
+    assert trimmed.endswith(" the error")
+    assert "characters trimmed" in trimmed
+    assert trim_tail("short", 60) == "short"
+
+
+def test_aggregator_tracks_each_case_of_a_test():
+    aggregator = Aggregator(8000)
+    touched = aggregator.add(
+        TestOutcome(nodeid="t::a", case_ids=("TCM-1", "TCM-2"), status=F, notes="boom")
+    )
+    aggregator.add(TestOutcome(nodeid="t::b", case_ids=("TCM-2",), status=P))
+    assert touched == ("TCM-1", "TCM-2")
+    assert aggregator.case_ids() == ["TCM-1", "TCM-2"]
+    assert aggregator.result("TCM-2").status is F
+    assert aggregator.result("TCM-2").nodeids == ("t::a", "t::b")
+    assert "TCM-3" not in aggregator
+
+
+def test_outcomes_survive_the_journal_format():
+    original = TestOutcome(
+        nodeid="t::a",
+        case_ids=("TCM-1",),
+        status=B,
+        notes="setup failed",
+        duration=0.25,
+        started_at=1.5,
+        finished_at=2.5,
+        steps=(Step("setup", F, "boom"), Step("teardown", P)),
+        worker="gw1",
+        reruns=2,
+    )
+    assert TestOutcome.from_json(original.to_json()) == original
