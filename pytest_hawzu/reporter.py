@@ -35,7 +35,6 @@ from pytest_hawzu.uploader import Uploader
 
 PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
 STRICT_EXIT = pytest.ExitCode.USAGE_ERROR
-COMPLETE_TIMEOUT = 30.0
 
 
 class Reporter:
@@ -210,7 +209,7 @@ class Reporter:
         started = time.monotonic()
         delivery = self.uploader.finish(self.settings.flush_timeout, self._progress(started))
         self._announce()
-        completed = self._complete()
+        completed = self._complete(started + self.settings.flush_timeout)
         self._announce()
         kept = self._close_journal(delivered=delivery.complete and not self.completion_failed)
         self.summary = SessionSummary(
@@ -255,11 +254,14 @@ class Reporter:
                 )
                 self.uploader.submit_result(not_executed(case_id, tuple(nodeids), reason))
 
-    def _complete(self) -> bool:
-        execution = self.uploader.delivery.execution
-        if execution is None or not self.settings.completes or self.uploader.delivery.stopped:
+    def _complete(self, deadline: float) -> bool:
+        """Complete the execution within what is left of the flush timeout."""
+        delivery = self.uploader.delivery
+        execution = delivery.execution
+        # Left open while a result is missing: a completed execution refuses the
+        # results `hawzu upload` would deliver from the kept journal.
+        if execution is None or not self.settings.completes or not delivery.complete:
             return False
-        deadline = time.monotonic() + COMPLETE_TIMEOUT
         self.abort.clear()
         try:
             self.retrier.call(

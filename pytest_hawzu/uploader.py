@@ -98,6 +98,10 @@ class Uploader:
         self._oldest: float | None = None
         self._finishing = False
         self._deadline: float | None = None
+        # The batch being sent, and whether finish() gave up on it: a late answer
+        # must not turn "not delivered" into "delivered" after the summary was made.
+        self._in_flight: tuple[str, ...] = ()
+        self._closed = False
         self._opened = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hawzu-sender", daemon=True)
 
@@ -145,6 +149,7 @@ class Uploader:
                 tick()
         if self._thread.is_alive():
             self._abort.set()
+            self._close(f"the end-of-session flush timed out after {timeout:g} s")
             if self.delivery.execution is None and self.delivery.startup_error is None:
                 self.delivery.startup_error = (
                     f"Hawzu did not answer before the end-of-session flush ran out "
@@ -157,10 +162,21 @@ class Uploader:
         self._keep_attachments(reason or "their results were not delivered")
         return self.delivery
 
+    def _close(self, reason: str) -> None:
+        """Count the batch on the wire as not delivered: nobody knows if it arrived."""
+        with self._cond:
+            self._closed = True
+            for case_id in self._in_flight:
+                self.delivery.undelivered[case_id] = reason
+                self.delivery.delivered.pop(case_id, None)
+
     def _wake(self) -> None:
-        if self._oldest is None:
+        first = self._oldest is None
+        if first:
             self._oldest = self.clock()
-        if len(self._pending) >= self.batch_size:
+        # An idle sender waits without a deadline: the first change must wake
+        # it to start the SEND_INTERVAL clock, or nothing streams until a batch fills.
+        if first or len(self._pending) >= self.batch_size:
             self._cond.notify()
 
     # -- the sender thread -------------------------------------------------
@@ -189,6 +205,7 @@ class Uploader:
             for case_id, _ in taken:
                 del self._pending[case_id]
             self._oldest = self.clock() if self._pending else None
+            self._in_flight = tuple(case_id for case_id, _ in taken)
         return [result or self.build(case_id) for case_id, result in taken]
 
     def _ready(self) -> bool:
@@ -206,16 +223,23 @@ class Uploader:
     def _send(self, batch: list[CaseResult]) -> None:
         execution = self.delivery.execution
         assert execution is not None
+        error: HawzuError | None = None
         try:
             outcome = self.retrier.call(
                 lambda: self.client.post_results(execution.id, batch), deadline=self._deadline
             )
-        except ApiError as exc:
-            self._failed(batch, exc, stop=_stops_everything(exc))
-        except GaveUp as exc:
-            self._failed(batch, exc, stop=self._abort.is_set())
-        else:
-            self._delivered(batch, outcome)
+        except (ApiError, GaveUp) as exc:
+            error = exc
+        with self._cond:
+            self._in_flight = ()
+            if self._closed:
+                return  # finish() has already counted this batch as not delivered
+            if isinstance(error, ApiError):
+                self._failed(batch, error, stop=_stops_everything(error))
+            elif error is not None:
+                self._failed(batch, error, stop=self._abort.is_set())
+            else:
+                self._delivered(batch, outcome)
 
     def _delivered(self, batch: list[CaseResult], outcome: BatchOutcome) -> None:
         self.delivery.requests += 1

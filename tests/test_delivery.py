@@ -1,0 +1,579 @@
+"""Throttled delivery, end to end: real sessions streaming to a sandbox that misbehaves.
+
+Each test runs a pytest session with pytester against the sandbox and then
+looks at what the sandbox received and logged. Waits are bounded polls for an
+event (a request logged, a result stored), never sleeps sized to the machine.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from email.utils import formatdate
+from typing import Any
+
+import pytest
+
+from pytest_hawzu import __version__
+from pytest_hawzu.reporter import STRICT_EXIT
+from tests.conftest import (
+    DEBUG_LOGS,
+    FAST,
+    QUICK,
+    assert_clean,
+    assert_no_token,
+    only_execution,
+    result_posts,
+    statuses,
+)
+
+# Lets a test inside a session look at and steer the sandbox over its admin
+# endpoints, so a suite can wait for what the uploader did while it still runs.
+CONTROL = """
+import json, os, time, urllib.request
+
+HAWZU = os.environ["HAWZU_URL"]
+
+def sandbox(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        HAWZU + "/_sandbox/" + path, data=data, method="GET" if data is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+def wait_for(what, predicate, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+def executions():
+    return sandbox("executions")["data"]
+
+def stored(case_id):
+    return any(case_id in e["results"] for e in executions())
+
+def result_posts():
+    return [r for r in sandbox("requests")["data"]
+            if r["method"] == "POST" and r["path"].endswith("/results")]
+"""
+
+THREE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_two():
+    assert 1 == 2
+
+@pytest.mark.hawzu("TCM-3")
+def test_three():
+    pass
+"""
+THREE_STATUSES = {"TCM-1": "PASSED", "TCM-2": "FAILED", "TCM-3": "PASSED"}
+
+
+def run(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> Any:
+    """A reporting session with debug logging on, checked for crashes and for the token."""
+    runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    result = runner(*FAST, *DEBUG_LOGS, *args)
+    assert_clean(result)
+    assert_no_token(result, pytester.path / ".hawzu")
+    return result
+
+
+def delivered_items(sandbox: Any) -> int:
+    """Result items in results posts the sandbox answered 200: each was stored once."""
+    return sum(r.batch_size or 0 for r in result_posts(sandbox) if r.status == 200)
+
+
+def journals(pytester: pytest.Pytester) -> list[Any]:
+    spool = pytester.path / ".hawzu"
+    return sorted(spool.glob("*.jsonl")) if spool.exists() else []
+
+
+# -- batching, coalescing, streaming ---------------------------------------------------
+
+
+def cases_suite(count: int) -> str:
+    """`count` passing tests, one case each: TCM-1 to TCM-<count>."""
+    return f"""
+import pytest
+
+@pytest.mark.parametrize(
+    "n", [pytest.param(n, marks=pytest.mark.hawzu(f"TCM-{{n}}")) for n in range(1, {count + 1})]
+)
+def test_case(n):
+    pass
+"""
+
+
+def test_batches_never_exceed_the_configured_size(pytester, hawzu_env):
+    pytester.makepyfile(cases_suite(20))
+    run(pytester, "-o", "hawzu_batch_size=7")
+    sizes = [r.batch_size for r in result_posts(hawzu_env)]
+    assert sizes
+    assert max(s or 0 for s in sizes) <= 7
+    assert len(only_execution(hawzu_env)["results"]) == 20
+    assert delivered_items(hawzu_env) == 20
+
+
+def test_a_full_batch_of_one_hundred_goes_out_at_once(pytester, hawzu_env):
+    hawzu_env.add_cases(f"TCM-{n}" for n in range(101, 151))
+    pytester.makepyfile(cases_suite(150))
+    run(pytester)
+    sizes = [r.batch_size or 0 for r in result_posts(hawzu_env)]
+    assert max(sizes) == 100
+    assert delivered_items(hawzu_env) == 150
+    assert set(statuses(only_execution(hawzu_env)).values()) == {"PASSED"}
+
+
+def test_batch_size_above_the_api_limit_is_a_usage_error(pytester, hawzu_env):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*FAST, "-o", "hawzu_batch_size=101")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*hawzu_batch_size*between 1 and 100*"])
+    assert hawzu_env.requests() == []
+
+
+def test_updates_to_one_case_are_coalesced_into_its_combined_result(pytester, hawzu_env):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        @pytest.mark.parametrize("n", range(300))
+        def test_param(n):
+            assert n != 150, "param 150 is broken"
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_other():
+            pass
+        """
+    )
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    posts = result_posts(hawzu_env)
+    # One post per 300 updates would be 300 posts; a few means they were merged.
+    assert 1 <= len(posts) <= 10, len(posts)
+    tcm1 = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert tcm1["status"] == "FAILED"
+    assert "param 150 is broken" in tcm1["notes"]
+    assert len(tcm1["automation"]["nodeid"].splitlines()) == 300
+    assert len(tcm1["steps"]) == 300
+
+
+def test_results_stream_while_the_suite_runs(pytester, hawzu_env):
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+def test_hawzu_is_ready():
+    # From here on the sender is idle, waiting for something to send.
+    wait_for("the execution", lambda: executions() != [])
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_waits_until_the_first_result_reached_hawzu():
+    wait_for("TCM-1 on the server", lambda: stored("TCM-1"))
+
+@pytest.mark.hawzu("TCM-3")
+def test_journal_already_holds_the_first(request):
+    spool = request.config.rootpath / ".hawzu"
+    text = "".join(p.read_text() for p in spool.glob("*.jsonl"))
+    assert "test_first" in text
+"""
+    )
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == dict.fromkeys(
+        ["TCM-1", "TCM-2", "TCM-3"], "PASSED"
+    )
+    assert len(result_posts(hawzu_env)) >= 2
+
+
+def test_hooks_only_enqueue_while_hawzu_is_slow(pytester, hawzu_env):
+    # Every request takes seconds; thirty tests finish long before the first
+    # answer, which they could not if a hook waited for Hawzu.
+    hawzu_env.set_latency(2.0)
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+@pytest.mark.parametrize("n", range(30))
+def test_many(n):
+    pass
+
+def test_last():
+    answered = sandbox("requests")["data"]
+    sandbox("faults", {"latency": 0})
+    assert answered == [], "a request was answered before the suite finished"
+"""
+    )
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+# -- 429 and Retry-After ----------------------------------------------------------------
+
+
+def test_429_with_retry_after_seconds_pauses_every_request(pytester, hawzu_env):
+    hawzu_env.fail_next(429, path="/results", retry_after=1)
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    log = hawzu_env.requests()
+    limited = next(i for i, r in enumerate(log) if r.status == 429)
+    later = log[limited + 1 :]
+    assert later, "nothing was sent after the 429"
+    assert all(r.time - log[limited].time >= 1.0 for r in later), [
+        (r.method, r.path, r.time - log[limited].time) for r in later
+    ]
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+    assert delivered_items(hawzu_env) == 3
+
+
+def test_429_with_retry_after_date_waits_until_that_moment(pytester, hawzu_env):
+    until = int(time.time()) + 2
+    hawzu_env.fail_next(429, path="/me", retry_after=formatdate(until, usegmt=True))
+    pytester.makepyfile(THREE)
+    run(pytester)
+    log = hawzu_env.requests()
+    assert log[0].status == 429
+    assert log[0].wall_time < until, "the date was already past: nothing was tested"
+    assert all(r.wall_time >= until for r in log[1:]), [(r.path, r.wall_time) for r in log]
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
+def test_429_without_retry_after_backs_off_and_delivers(pytester, hawzu_env):
+    hawzu_env.fail_next(429, count=2, path="/results")
+    pytester.makepyfile(THREE)
+    run(pytester)
+    assert [r.status for r in result_posts(hawzu_env)] == [429, 429, 200]
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
+def test_retry_after_is_capped_by_the_ini_setting(pytester, hawzu_env):
+    hawzu_env.fail_next(429, path="/me", retry_after=3600)
+    pytester.makepyfile(THREE)
+    run(pytester, "-o", "hawzu_max_retry_after=0.5")
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
+def test_a_rate_limited_server_gets_everything_and_no_request_inside_a_pause(pytester, hawzu_env):
+    # The sandbox allows 5 requests a second and sends no X-RateLimit headers;
+    # the plugin is told 1000. Only the 429s can bring it in line.
+    hawzu_env.set_rate_limit(5, headers=False)
+    pytester.makepyfile(cases_suite(24))
+    run(pytester, "-o", "hawzu_batch_size=2")
+    assert len(only_execution(hawzu_env)["results"]) == 24
+    assert delivered_items(hawzu_env) == 24
+    log = hawzu_env.requests()
+    limited = [(i, r) for i, r in enumerate(log) if r.status == 429]
+    assert limited, "the sandbox never limited: nothing was tested"
+    # The sandbox's 429s say Retry-After: 1 at this rate (whole seconds, at least 1).
+    for i, record in limited:
+        assert all(r.time - record.time >= 1.0 for r in log[i + 1 :]), i
+
+
+def test_the_configured_rate_keeps_within_the_server_limit(pytester, hawzu_env):
+    # Below the server's limit with room for network jitter: never a 429.
+    hawzu_env.set_rate_limit(5, headers=False)
+    pytester.makepyfile(THREE)
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0",
+        "--hawzu-rate=4",
+        "-o",
+        "hawzu_batch_size=1",
+        "-p",
+        "no:xdist",
+        *QUICK,
+    )
+    assert_clean(result)
+    assert [r.status for r in hawzu_env.requests() if r.status == 429] == []
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
+# -- transient trouble is retried; every result lands once --------------------------------
+
+TRANSIENT = [
+    pytest.param(("fail", 500, "/results", None), id="500-results"),
+    pytest.param(("fail", 503, "/results", None), id="503-results"),
+    pytest.param(("fail", 503, "/results", 1), id="503-retry-after-results"),
+    pytest.param(("drop", None, "/results", None), id="drop-results"),
+    pytest.param(("fail", 503, "/me", None), id="503-me"),
+    pytest.param(("drop", None, "/executions", None), id="drop-create-execution"),
+    pytest.param(("fail", 500, "/executions/exe_1", None), id="500-complete"),
+]
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+def test_transient_failures_are_retried_and_each_result_lands_once(pytester, hawzu_env, fault):
+    kind, status, path, retry_after = fault
+    if kind == "drop":
+        hawzu_env.drop_next(2, path=path)
+    else:
+        hawzu_env.fail_next(status, 2, path=path, retry_after=retry_after)
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    execution = only_execution(hawzu_env)  # a retried create made no second execution
+    assert statuses(execution) == THREE_STATUSES
+    assert execution["status"] == "COMPLETED"
+    assert delivered_items(hawzu_env) == 3
+    failed = [r for r in hawzu_env.requests() if r.fault is not None]
+    assert len(failed) == 2, "both injected faults were met"
+    assert hawzu_env.pending_faults() == []
+    assert "not delivered" not in result.stdout.str()
+    assert journals(pytester) == []
+
+
+def test_timed_out_requests_are_retried(pytester, hawzu_env):
+    # Once the execution exists, answers take longer than --hawzu-timeout; the
+    # second test lifts that as soon as a results post was seen (and timed out).
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_slows_hawzu_down():
+    wait_for("the execution", lambda: executions() != [])
+    sandbox("faults", {"latency": 0.6})
+
+@pytest.mark.hawzu("TCM-2")
+def test_speeds_it_up_after_a_timeout():
+    wait_for("a results post", lambda: result_posts() != [])
+    sandbox("faults", {"latency": 0})
+
+@pytest.mark.hawzu("TCM-3")
+def test_three():
+    pass
+"""
+    )
+    result = run(pytester, "--hawzu-timeout=0.25")
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == dict.fromkeys(
+        ["TCM-1", "TCM-2", "TCM-3"], "PASSED"
+    )
+    assert len(result_posts(hawzu_env)) >= 3, "the timed-out post was sent again"
+    assert journals(pytester) == []
+
+
+# -- final errors: reported once, never retried ----------------------------------------
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
+def test_final_errors_on_results_are_reported_and_not_retried(pytester, hawzu_env, status):
+    hawzu_env.fail_next(status, 1000, path="/results")
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    posts = result_posts(hawzu_env)
+    # Each case went out in exactly one request: nothing was sent twice.
+    assert sum(r.batch_size or 0 for r in posts) == 3
+    result.stdout.fnmatch_lines([f"Hawzu: * results not delivered: HTTP {status} *"])
+    result.stdout.fnmatch_lines([f"not delivered: 3 results (HTTP {status} *)"])
+    result.stdout.fnmatch_lines(["journal kept: *; deliver it later with: hawzu upload *"])
+    assert len(journals(pytester)) == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
+def test_final_errors_at_start_up_are_reported_and_not_retried(pytester, hawzu_env, status):
+    hawzu_env.fail_next(status, 1000, path="/executions")
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    creates = [r for r in hawzu_env.requests() if r.path.endswith("/executions")]
+    assert len(creates) == 1
+    assert result_posts(hawzu_env) == []
+    result.stdout.fnmatch_lines([f"not reported: creating the execution failed: HTTP {status} *"])
+    assert len(journals(pytester)) == 1
+
+
+def test_401_at_start_stops_every_call(pytester, hawzu_env, monkeypatch):
+    monkeypatch.setenv("HAWZU_API_TOKEN", "not-the-right-token")
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [(r.method, r.path, r.status) for r in hawzu_env.requests()] == [
+        ("GET", "/api/v1/me", 401)
+    ]
+    result.stdout.fnmatch_lines(["not reported: checking the token * HTTP 401 *HAWZU_API_TOKEN*"])
+    assert_no_token(result, pytester.path / ".hawzu", token="not-the-right-token")
+
+
+def test_401_mid_session_stops_every_later_call(pytester, hawzu_env):
+    hawzu_env.fail_next(401, 1000, path="/results")
+    pytester.makepyfile(cases_suite(6))
+    result = run(pytester, "-o", "hawzu_batch_size=1")
+    assert result.ret == pytest.ExitCode.OK
+    log = hawzu_env.requests()
+    assert log[-1].status == 401
+    assert [r.status for r in log].count(401) == 1
+    result.stdout.fnmatch_lines(["not delivered: 6 results (HTTP 401 *)"])
+    assert len(journals(pytester)) == 1
+
+
+def test_rejected_items_are_listed_with_case_test_and_reason(pytester, hawzu_env):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_known():
+            pass
+
+        @pytest.mark.hawzu("TCM-999")
+        def test_unknown():
+            pass
+        """
+    )
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+    assert delivered_items(hawzu_env) == 2, "a rejected item is never sent again"
+    result.stdout.fnmatch_lines(
+        [
+            "rejected: TCM-999 (test_rejected_items_are_listed_with_case_test_and_reason.py"
+            "::test_unknown): TEST_CASE_NOT_FOUND *TCM-999*"
+        ]
+    )
+
+
+# -- the build's exit code is the tests' own -----------------------------------------------
+
+PROBLEMS = [
+    pytest.param(lambda sb: None, id="healthy"),
+    pytest.param(lambda sb: sb.fail_next(503, 1000, retry_after=0), id="down-503"),
+    pytest.param(lambda sb: sb.fail_next(401, 1000), id="401"),
+    pytest.param(lambda sb: sb.fail_next(400, 1000, path="/results"), id="400-results"),
+    pytest.param(lambda sb: sb.fail_next(409, 1000, path="/executions"), id="409-create"),
+    pytest.param(lambda sb: sb.drop_next(1000), id="dropped"),
+]
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("passing", [True, False], ids=["passing", "failing"])
+def test_exit_code_is_what_it_would_be_without_the_plugin(pytester, hawzu_env, problem, passing):
+    pytester.makepyfile(cases_suite(2) if passing else THREE)
+    without = pytester.runpytest("-p", "no:hawzu", *QUICK).ret
+    problem(hawzu_env)
+    result = run(pytester, "--hawzu-flush-timeout=1")
+    assert result.ret == without
+
+
+# -- --hawzu-strict -------------------------------------------------------------------------
+
+
+def test_strict_start_up_failure_aborts_before_any_test(pytester, hawzu_env):
+    hawzu_env.fail_next(403, path="/me")
+    pytester.makepyfile(
+        """
+        def test_must_not_run(tmp_path_factory):
+            open("ran", "w").close()
+        """
+    )
+    result = run(pytester, "--hawzu-strict")
+    assert result.ret == STRICT_EXIT
+    assert not (pytester.path / "ran").exists()
+    result.stderr.fnmatch_lines(["*Hawzu (--hawzu-strict): checking the token * HTTP 403 *"])
+
+
+def test_strict_fails_a_green_run_with_an_undelivered_result(pytester, hawzu_env):
+    hawzu_env.fail_next(400, 1000, path="/results")
+    pytester.makepyfile(cases_suite(2))
+    result = run(pytester, "--hawzu-strict")
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_strict_passes_a_green_run_that_was_delivered(pytester, hawzu_env):
+    pytester.makepyfile(cases_suite(2))
+    assert run(pytester, "--hawzu-strict").ret == pytest.ExitCode.OK
+
+
+# -- the end-of-session flush -----------------------------------------------------------------
+
+
+def test_flush_waits_at_most_the_flush_timeout_and_shows_progress(pytester, hawzu_env):
+    # Hawzu says "come back in a minute" to everything: the flush must not wait for it.
+    hawzu_env.fail_next(503, 1000, retry_after=60)
+    pytester.makepyfile(THREE)
+    started = time.monotonic()
+    result = run(pytester, "--hawzu-flush-timeout=3.5")
+    assert time.monotonic() - started < 30, "the flush waited for Hawzu, not for its timeout"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["uploading results to Hawzu... 0 sent, * waiting"])
+    result.stdout.fnmatch_lines(["not delivered: 3 results (*flush timed out after 3.5 s*)"])
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    assert len(journals(pytester)) == 1
+
+
+def test_a_batch_in_flight_when_the_flush_times_out_is_not_counted_delivered(pytester, hawzu_env):
+    # The results post hangs on a slow Hawzu past the flush timeout. Nobody
+    # knows whether it arrived, so the journal must be kept for `hawzu upload`.
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_slows_hawzu_down():
+    wait_for("the execution", lambda: executions() != [])
+    sandbox("faults", {"latency": 4})
+
+@pytest.mark.hawzu("TCM-2")
+def test_two():
+    pass
+"""
+    )
+    result = run(pytester, "--hawzu-flush-timeout=1", subprocess=True)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["not delivered: 2 results (*)"])
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    assert len(journals(pytester)) == 1
+    assert only_execution(hawzu_env)["status"] != "COMPLETED"
+
+
+# -- transport: loopback-only http, and a User-Agent that says who calls -------------------
+
+
+@pytest.mark.parametrize("url", ["http://example.com", "http://10.1.2.3:8080", "ftp://localhost"])
+def test_plain_http_is_a_usage_error_except_on_loopback(pytester, hawzu_env, url):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*FAST, f"--hawzu-url={url}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--hawzu-url={url!r}:*"])
+    assert_clean(result)
+    assert hawzu_env.requests() == []
+
+
+def test_plain_http_to_localhost_is_accepted(pytester, hawzu_env, monkeypatch):
+    monkeypatch.setenv("HAWZU_URL", hawzu_env.url.replace("127.0.0.1", "localhost"))
+    pytester.makepyfile(THREE)
+    run(pytester)
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
+def test_user_agent_names_the_plugin_python_and_pytest(pytester, hawzu_env):
+    pytester.makepyfile(THREE)
+    run(pytester)
+    expected = (
+        f"pytest-hawzu/{__version__} Python/{platform.python_version()} pytest/{pytest.__version__}"
+    )
+    agents = {r.headers.get("User-Agent") for r in hawzu_env.requests()}
+    assert agents == {expected}
