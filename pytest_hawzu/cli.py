@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,10 +111,10 @@ def _run_upload(args: argparse.Namespace) -> int:
 
 
 def _run_create(args: argparse.Namespace) -> int:
+    # Without --key a fresh key still goes out, so a retried POST never makes two.
+    key = _key(args.key) or f"hawzu-cli-{uuid.uuid4()}"
     client, retrier = _connect(args)
-    plan = Plan(
-        release=args.release, project=args.project, title=args.title, idempotency_key=args.key
-    )
+    plan = Plan(release=args.release, project=args.project, title=args.title, idempotency_key=key)
     try:
         execution = open_execution(client, retrier.call, plan)
     except HawzuError as exc:
@@ -139,6 +140,18 @@ def _connect(args: argparse.Namespace) -> tuple[HawzuClient, Retrier]:
     throttle = Throttle(args.rate)
     client = HawzuClient(url, _token(), timeout=args.timeout, observer=throttle.observe)
     return client, Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
+
+
+def _key(value: str | None) -> str | None:
+    # The rule of --hawzu-execution-key, so a key that works here works for the shards too.
+    if value is not None and not (
+        0 < len(value) <= 255 and all(33 <= ord(c) <= 126 for c in value)
+    ):
+        raise CliError(
+            f"--key {value!r}: expected 1 to 255 printable ASCII characters without spaces "
+            "(a CI pipeline ID works well)"
+        )
+    return value
 
 
 def _token() -> str:

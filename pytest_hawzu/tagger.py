@@ -27,6 +27,7 @@ class Tagger:
     ) -> None:
         self.config = config
         self.on_scope = on_scope
+        self._unsent_scope: dict[str, list[str]] | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -44,6 +45,12 @@ class Tagger:
             if steps and call.when == "call":
                 tag["steps"] = steps
             report.hawzu = tag  # type: ignore[attr-defined]
+        if self._unsent_scope is not None:
+            # A worker's output arrives only when it shuts down cleanly; a worker
+            # that crashes or is torn down by Ctrl-C never sends it. Its first
+            # report carries the scope too, so the controller knows it early.
+            setattr(report, SCOPE_KEY, self._unsent_scope)
+            self._unsent_scope = None
         return report
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -52,6 +59,7 @@ class Tagger:
         if workeroutput is not None:
             # Reaches the controller when this worker shuts down.
             workeroutput[SCOPE_KEY] = scope
+            self._unsent_scope = scope
         elif self.on_scope is not None:
             self.on_scope(scope)
 

@@ -1,0 +1,165 @@
+"""`hawzu execution create` and `hawzu execution complete`, the ends of a CI pipeline.
+
+`create` prints the execution's ID and nothing else on stdout, so that a
+shell can capture it: `HAWZU_EXECUTION=$(hawzu execution create --release 1.4.0)`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+from pytest_hawzu import cli
+from tests.conftest import only_execution
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_create_prints_only_the_new_id(hawzu_env, capsys):
+    code, out, err = run(capsys, "execution", "create", "--release", "1.4.0", "--title", "CI #1234")
+
+    assert code == 0, err
+    execution = only_execution(hawzu_env)
+    assert out == f"{execution['id']}\n"
+    assert execution["title"] == "CI #1234"
+    assert execution["release_id"] == "rel_7"
+    assert execution["status"] == "IN_PROGRESS"
+
+
+def test_create_with_a_key_gives_the_same_execution_each_time(hawzu_env, capsys):
+    first = run(capsys, "execution", "create", "--release", "rel_7", "--key", "pipeline-9")
+    again = run(capsys, "execution", "create", "--release", "rel_7", "--key", "pipeline-9")
+    other = run(capsys, "execution", "create", "--release", "rel_7", "--key", "pipeline-10")
+
+    assert first[0] == again[0] == other[0] == 0
+    assert first[1] == again[1] != other[1]
+    assert len(hawzu_env.executions()) == 2
+
+
+def test_complete_completes_and_is_idempotent(hawzu_env, capsys):
+    _, out, _ = run(capsys, "execution", "create", "--release", "1.4.0")
+    execution_id = out.strip()
+
+    assert run(capsys, "execution", "complete", execution_id) == (
+        0,
+        f"execution {execution_id} completed\n",
+        "",
+    )
+    assert run(capsys, "execution", "complete", execution_id)[0] == 0
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
+
+
+def test_create_and_complete_retry_a_transient_error(hawzu_env, capsys):
+    hawzu_env.fail_next(503, path="/api/v1/executions", retry_after=0)
+    code, out, _ = run(capsys, "execution", "create", "--release", "1.4.0")
+    assert code == 0
+    execution_id = out.strip()
+    # Even without --key every attempt carries one key: had the first attempt
+    # created the execution and only its answer been lost, the retry could not
+    # create a second one.
+    keys = [r.idempotency_key for r in hawzu_env.requests() if r.method == "POST"]
+    assert len(keys) == 2
+    assert keys[0] is not None
+    assert keys[0] == keys[1]
+
+    hawzu_env.fail_next(503, path=f"/api/v1/executions/{execution_id}", retry_after=0)
+    assert run(capsys, "execution", "complete", execution_id)[0] == 0
+
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
+    assert [r.status for r in hawzu_env.requests() if r.method == "PATCH"] == [503, 200]
+
+
+def test_url_option_overrides_the_environment(sandbox, monkeypatch, capsys):
+    monkeypatch.setenv("HAWZU_API_TOKEN", sandbox.token)
+    monkeypatch.setenv("HAWZU_URL", "http://127.0.0.1:9")  # nothing listens there
+    code, out, err = run(capsys, "execution", "create", "--release", "1.4.0", "--url", sandbox.url)
+    assert code == 0, err
+    assert out.strip() == only_execution(sandbox)["id"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        pytest.param(
+            ["execution", "create", "--release", "9.9.9"],
+            1,
+            "*release '9.9.9' not found*",
+            id="release",
+        ),
+        pytest.param(
+            ["execution", "complete", "exe_404"],
+            1,
+            "*completing exe_404 failed: HTTP 404*",
+            id="id",
+        ),
+        pytest.param(
+            ["execution", "create", "--release", "1.4.0", "--key", "has space"],
+            2,
+            "*--key*printable ASCII*",
+            id="key",
+        ),
+        pytest.param(
+            ["execution", "create", "--release", "1.4.0", "--url", "http://example.com"],
+            2,
+            "*plain http is allowed only for loopback*",
+            id="url",
+        ),
+    ],
+)
+def test_failures_say_why_on_stderr(hawzu_env, capsys, argv, code, message):
+    got, out, err = run(capsys, *argv)
+    assert (got, out) == (code, "")
+    assert len(err.splitlines()) == 1, err
+    assert fnmatch(err.strip(), message), err
+
+
+def test_a_locked_release_is_explained(hawzu_env, capsys):
+    hawzu_env.set_release_status("rel_7", "COMPLETED")
+    code, out, err = run(capsys, "execution", "create", "--release", "1.4.0")
+    assert (code, out) == (1, "")
+    assert "COMPLETED" in err
+    assert hawzu_env.executions() == []
+
+
+def test_without_a_token_nothing_is_sent(sandbox, monkeypatch, capsys):
+    monkeypatch.setenv("HAWZU_URL", sandbox.url)
+    code, out, err = run(capsys, "execution", "create", "--release", "1.4.0")
+    assert (code, out) == (2, "")
+    assert "HAWZU_API_TOKEN is not set" in err
+    assert sandbox.requests() == []
+
+
+def test_the_installed_command(hawzu_env):
+    """The `hawzu` console script, as a pipeline's first and last jobs call it."""
+    hawzu = Path(sys.executable).with_name("hawzu")
+    env = dict(os.environ)
+
+    created = subprocess.run(
+        [str(hawzu), "execution", "create", "--release", "1.4.0", "--key", "ci-77"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    execution_id = created.stdout.strip()
+    assert created.stdout == f"{execution_id}\n"
+
+    completed = subprocess.run(
+        [str(hawzu), "execution", "complete", execution_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert hawzu_env.execution(execution_id)["status"] == "COMPLETED"

@@ -1,0 +1,410 @@
+"""However xdist splits a session, Hawzu sees one execution with the same results.
+
+Only the controller talks to Hawzu. Every session here runs with a conftest
+that, in xdist workers only, makes any connection to the sandbox's port fail
+and writes it down, so a worker that ever opened a connection to Hawzu (for
+example because a reporter was registered there too) fails these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_hawzu import journal
+from tests.conftest import only_execution, statuses
+
+# Loaded into every session of this file. It patches the socket class itself,
+# which every HTTP library in the worker ends up calling.
+GUARD = """
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        return
+    port = urlsplit(os.environ["HAWZU_URL"]).port
+    log = os.environ["WORKER_CONNECT_LOG"]
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self, address):
+        if isinstance(address, tuple) and address[1] == port:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{config.workerinput['workerid']} {address!r}\\n")
+            raise ConnectionRefusedError(f"a worker connected to Hawzu at {address!r}")
+        return real_connect(self, address)
+
+    socket.socket.connect = guarded_connect
+"""
+
+SUITE_ONE = """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("database is down")
+
+@pytest.mark.hawzu("TCM-1")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fails():
+    assert 1 == 2
+
+@pytest.mark.hawzu("TCM-3")
+def test_blocked(broken):
+    pass
+
+@pytest.mark.hawzu("TCM-4")
+@pytest.mark.skip(reason="not here")
+def test_skipped():
+    pass
+
+@pytest.mark.hawzu("TCM-5")
+@pytest.mark.xdist_group("db")
+def test_shared_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-9")
+def test_excluded():
+    pass
+
+def test_unmarked():
+    pass
+"""
+
+SUITE_TWO = """
+import pytest
+
+@pytest.mark.xdist_group("db")
+class TestGroup:
+    @pytest.mark.hawzu("TCM-5")
+    def test_shared_fails(self):
+        assert False
+
+    @pytest.mark.hawzu("TCM-6", "TCM-7")
+    @pytest.mark.parametrize("n", [1, 2, 3])
+    def test_params(self, n):
+        assert n != 3
+
+@pytest.mark.hawzu("TCM-8")
+@pytest.mark.parametrize("n", range(4))
+def test_many(n):
+    pass
+"""
+
+# TCM-9's test is deselected by -k, so it is not part of the execution at all.
+EXPECTED = {
+    "TCM-1": "PASSED",
+    "TCM-2": "FAILED",
+    "TCM-3": "BLOCKED",
+    "TCM-4": "SKIPPED",
+    "TCM-5": "FAILED",
+    "TCM-6": "FAILED",
+    "TCM-7": "FAILED",
+    "TCM-8": "PASSED",
+}
+TESTS_PER_CASE = {"TCM-5": 2, "TCM-6": 3, "TCM-7": 3, "TCM-8": 4}
+
+# Plugins these sessions do not need; each xdist worker would import them again.
+LEAN = ("-p", "no:hypothesispytest", "-p", "no:pytest_httpserver")
+DISTS = ["load", "loadscope", "loadfile", "loadgroup", "worksteal"]
+MODES = [
+    pytest.param(["-p", "no:xdist"], id="no-xdist"),
+    pytest.param(["-n", "0"], id="n0"),
+    *(
+        pytest.param(["-n", str(n), f"--dist={dist}"], id=f"{dist}-n{n}")
+        for dist in DISTS
+        for n in (2, 4)
+    ),
+]
+
+
+@pytest.fixture
+def guarded(pytester: pytest.Pytester, hawzu_env: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The log of worker connections to Hawzu; it must stay absent."""
+    log = pytester.path / "worker-connects.log"
+    monkeypatch.setenv("WORKER_CONNECT_LOG", str(log))
+    pytester.makeconftest(GUARD)
+    return log
+
+
+def requests_to(sandbox: Any, method: str, suffix: str) -> list[Any]:
+    return [r for r in sandbox.requests() if r.method == method and r.path.endswith(suffix)]
+
+
+def named_tests(result: dict[str, Any]) -> list[str]:
+    """The node IDs a case's result names, without xdist's `@group` suffix (loadgroup)."""
+    nodeids = result.get("automation", {}).get("nodeid", "")
+    return [n.split("@", 1)[0] for n in nodeids.splitlines()]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_execution_whatever_the_split(pytester, hawzu_env, guarded, mode):
+    pytester.makepyfile(test_one=SUITE_ONE, test_two=SUITE_TWO)
+    result = pytester.runpytest("--hawzu-release=1.4.0", *LEAN, "-k", "not excluded", *mode)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == EXPECTED
+    assert execution["status"] == "COMPLETED"
+    for case_id, result_ in execution["results"].items():
+        tests = named_tests(result_)
+        assert len(tests) == len(set(tests)) == TESTS_PER_CASE.get(case_id, 1), case_id
+    # Only the controller spoke: one token check, one execution, one completion.
+    assert len(requests_to(hawzu_env, "GET", "/me")) == 1
+    assert len(requests_to(hawzu_env, "POST", "/executions")) == 1
+    assert len(requests_to(hawzu_env, "PATCH", "")) == 1
+    assert not guarded.exists(), guarded.read_text()
+
+
+def test_the_guard_catches_a_worker_that_connects(pytester, hawzu_env, guarded):
+    """The proof above can fail: a worker that talks to Hawzu is caught and logged."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+        from pytest_hawzu.client import HawzuClient, HawzuError
+
+        def test_talks_to_hawzu():
+            client = HawzuClient(os.environ["HAWZU_URL"], os.environ["HAWZU_API_TOKEN"])
+            with pytest.raises(HawzuError):
+                client.me()
+        """
+    )
+    result = pytester.runpytest(*LEAN, "-n", "1", "-p", "no:hawzu")
+    result.assert_outcomes(passed=1)
+    assert guarded.read_text().startswith("gw0 ")
+    assert hawzu_env.requests() == []
+
+
+CRASH_FILE = """
+import os
+import pytest
+
+@pytest.fixture
+def dies():
+    os._exit(1)
+
+@pytest.mark.hawzu("TCM-1", "TCM-6")
+def test_crashes_in_setup(dies):
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_after_the_crash():
+    pass
+
+@pytest.mark.hawzu("TCM-3")
+def test_fails_after_the_crash():
+    assert False
+"""
+
+OTHER_FILE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-4")
+def test_elsewhere():
+    pass
+
+@pytest.mark.hawzu("TCM-5")
+@pytest.mark.skip(reason="no printer")
+def test_skipped_elsewhere():
+    pass
+"""
+
+
+def test_a_crashed_worker_fails_only_the_test_it_ran(pytester, hawzu_env, guarded):
+    # The crashing test is collected first, so load scheduling makes it the
+    # first test of a worker: that worker dies before it sent a single report.
+    # (loadscope and loadfile would run it again on each replacement worker.)
+    pytester.makepyfile(test_crash=CRASH_FILE, test_other=OTHER_FILE)
+    result = pytester.runpytest("--hawzu-release=1.4.0", *LEAN, "-n", "2", "--dist=load")
+
+    result.stdout.fnmatch_lines(["*replacing crashed worker*"])
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {
+        "TCM-1": "FAILED",
+        "TCM-2": "PASSED",
+        "TCM-3": "FAILED",
+        "TCM-4": "PASSED",
+        "TCM-5": "SKIPPED",
+        "TCM-6": "FAILED",
+    }
+    for case_id in ("TCM-1", "TCM-6"):
+        notes = execution["results"][case_id]["notes"]
+        assert "test_crash.py::test_crashes_in_setup" in notes
+        assert "crashed" in notes
+    assert execution["status"] == "COMPLETED"
+    assert not guarded.exists(), guarded.read_text()
+
+
+ONLY_WORKER_CRASHES = """
+import os
+import pytest
+
+@pytest.fixture
+def dies():
+    os._exit(1)
+
+@pytest.mark.hawzu("TCM-1")
+def test_crashes(dies):
+    os._exit(1)
+
+@pytest.mark.hawzu("TCM-2")
+def test_never_runs():
+    pass
+
+@pytest.mark.hawzu("TCM-3")
+def test_never_runs_either():
+    pass
+"""
+
+
+def test_the_only_worker_crashing_in_its_first_test(pytester, hawzu_env, guarded):
+    """No worker ever shuts down cleanly, so no worker output reaches the controller.
+
+    The crash comes after the first report (setup passed), which tells the
+    controller the scope.
+    """
+    pytester.makepyfile(test_crash=ONLY_WORKER_CRASHES.replace("(dies)", "()"))
+    pytester.runpytest("--hawzu-release=1.4.0", *LEAN, "-n", "1", "--max-worker-restart=0")
+
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {
+        "TCM-1": "FAILED",
+        "TCM-2": "NOT_EXECUTED",
+        "TCM-3": "NOT_EXECUTED",
+    }
+    assert "crashed" in execution["results"]["TCM-1"]["notes"]
+    assert named_tests(execution["results"]["TCM-2"]) == ["test_crash.py::test_never_runs"]
+
+
+def test_a_crash_before_any_report_is_explained(pytester, hawzu_env, guarded):
+    """Nothing reached the controller but the crash: say so rather than stay silent."""
+    pytester.makepyfile(test_crash=ONLY_WORKER_CRASHES)
+    result = pytester.runpytest("--hawzu-release=1.4.0", *LEAN, "-n", "1", "--max-worker-restart=0")
+
+    assert statuses(only_execution(hawzu_env)) == {}
+    result.stdout.fnmatch_lines(
+        ["Hawzu: test_crash.py::test_crashes crashed its worker before any worker said*"]
+    )
+
+
+STOPS = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_second():
+    assert False
+
+@pytest.mark.hawzu("TCM-3")
+def test_third():
+    pass
+
+@pytest.mark.hawzu("TCM-4")
+def test_fourth():
+    pass
+
+@pytest.mark.hawzu("TCM-5")
+@pytest.mark.later
+def test_deselected():
+    pass
+"""
+
+
+@pytest.mark.parametrize("stop", [["-x"], ["--maxfail=1"]])
+def test_tests_a_stopped_run_never_reached_are_not_executed(pytester, hawzu_env, stop):
+    pytester.makepyfile(test_stops=STOPS)
+    pytester.runpytest(
+        "--hawzu-release=1.4.0", "-p", "no:xdist", "-o", "markers=later", "-m", "not later", *stop
+    )
+
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {
+        "TCM-1": "PASSED",
+        "TCM-2": "FAILED",
+        "TCM-3": "NOT_EXECUTED",
+        "TCM-4": "NOT_EXECUTED",
+    }
+    assert named_tests(execution["results"]["TCM-3"]) == ["test_stops.py::test_third"]
+    assert execution["status"] == "COMPLETED"
+
+
+def test_an_interrupted_run_marks_the_rest_not_executed(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_stops=STOPS.replace("assert False", "raise KeyboardInterrupt"),
+    )
+    result = pytester.runpytest("--hawzu-release=1.4.0", "-p", "no:xdist", no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {
+        "TCM-1": "PASSED",
+        "TCM-2": "NOT_EXECUTED",
+        "TCM-3": "NOT_EXECUTED",
+        "TCM-4": "NOT_EXECUTED",
+        "TCM-5": "NOT_EXECUTED",
+    }
+    # The test that was running when the run stopped says so.
+    assert "interrupted" in execution["results"]["TCM-2"]["notes"]
+
+
+def test_an_interrupted_controller_marks_the_rest_not_executed(pytester, hawzu_env, guarded):
+    """Ctrl-C on the xdist controller: workers are torn down without sending their output."""
+    pytester.makeconftest(
+        GUARD
+        + """
+
+def pytest_runtest_logreport(report):
+    if report.nodeid.endswith("test_second") and report.when == "call":
+        raise KeyboardInterrupt
+"""
+    )
+    pytester.makepyfile(test_stops=STOPS)
+    result = pytester.runpytest("--hawzu-release=1.4.0", *LEAN, "-n", "1", no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {
+        "TCM-1": "PASSED",
+        "TCM-2": "NOT_EXECUTED",
+        "TCM-3": "NOT_EXECUTED",
+        "TCM-4": "NOT_EXECUTED",
+        "TCM-5": "NOT_EXECUTED",
+    }
+    assert "interrupted" in execution["results"]["TCM-2"]["notes"]
+    assert not guarded.exists(), guarded.read_text()
+
+
+@pytest.mark.parametrize(("args", "registered"), [(["-p", "no:xdist"], False), (["-n", "0"], True)])
+def test_xdist_hooks_are_registered_only_with_xdist(pytester, hawzu_env, args, registered):
+    config = pytester.parseconfigure("--hawzu-release=1.4.0", *args)
+    assert config.pluginmanager.get_plugin("hawzu-reporter") is not None
+    assert (config.pluginmanager.get_plugin("hawzu-xdist") is not None) is registered
+
+
+def test_a_kept_journal_holds_the_scope_the_workers_planned(pytester, hawzu_env):
+    """What `hawzu upload` needs to send NOT_EXECUTED later, when nothing was delivered now."""
+    hawzu_env.fail_next(401, path="/api/v1/me")
+    pytester.makepyfile(test_stops=STOPS)
+    pytester.runpytest(
+        "--hawzu-release=1.4.0", *LEAN, "-n", "2", "-o", "markers=later", "-m", "not later"
+    )
+
+    [kept] = journal.find([pytester.path / ".hawzu"])
+    assert journal.read(kept).scope == {
+        f"TCM-{n}": [f"test_stops.py::test_{name}"]
+        for n, name in enumerate(["first", "second", "third", "fourth"], start=1)
+    }
