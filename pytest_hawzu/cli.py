@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import threading
@@ -86,8 +87,19 @@ def _execution_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _transport_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rate", type=float, default=DEFAULT_RATE, help="Most requests per second")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="Seconds per request")
+    p.add_argument("--rate", type=_positive, default=DEFAULT_RATE, help="Most requests per second")
+    p.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT, help="Seconds per request")
+
+
+def _positive(value: str) -> float:
+    """A finite number above zero; anything else is a usage error, not a traceback later."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value!r}")
+    return number
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:

@@ -90,7 +90,15 @@ def read(path: Path) -> Contents:
         raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
     contents = Contents(path=path, header=records[0])
     for record in records[1:]:
-        _apply(contents, record)
+        kind = record.get("type")
+        try:
+            _apply(contents, record)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Torn lines are skipped above; a whole line that is damaged is not
+            # ours to guess at: say which, rather than crash or drop a result.
+            raise JournalError(
+                f"{path}: a damaged {kind!r} record ({type(exc).__name__}: {exc})"
+            ) from None
     return contents
 
 

@@ -155,12 +155,15 @@ def _wrap(what: str, exc: HawzuError) -> StartupError:
 
 def describe(exc: HawzuError) -> str:
     """One line about an error, with what to do about it."""
+    if isinstance(exc, StartupError):
+        return str(exc)  # already names the step and the remedy
     last = exc.last if isinstance(exc, GaveUp) and exc.last is not None else exc
     if isinstance(last, ApiError):
         advice = ADVICE.get(last.status, "")
         text = f"HTTP {last.status} {last.code}: {last.message}"
         if isinstance(exc, GaveUp):
-            text = f"{exc}; last answer {text}"
+            # Not str(exc): it already ends with this same answer.
+            text = f"gave up after {exc.attempts} attempt(s): {exc.reason}; last answer {text}"
         return f"{text}{'; ' + advice if advice else ''}"
     return f"{exc}; check --hawzu-url (HAWZU_URL) and the network"
 

@@ -18,7 +18,7 @@ from pytest_hawzu.aggregate import Aggregator, not_executed
 from pytest_hawzu.client import HawzuClient, HawzuError
 from pytest_hawzu.model import CaseResult
 from pytest_hawzu.retry import Retrier, RetryPolicy
-from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT
+from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url
 from pytest_hawzu.startup import Plan, describe, open_execution
 from pytest_hawzu.throttle import Throttle
 
@@ -38,8 +38,10 @@ def upload_all(
     """Deliver every journal found under `paths`; True when all of them were delivered."""
     files = journal.find(paths)
     if not files:
-        say("no journals found in: " + ", ".join(str(p) for p in paths))
-        return False
+        # Only directories get here (a named file counts even when missing): a
+        # run that delivered everything removed its journal, so nothing is lost.
+        say("no journals in " + ", ".join(str(p) for p in paths) + ": nothing to deliver")
+        return True
     ok = True
     for path in files:
         ok = upload_one(path, url=url, token=token, rate=rate, timeout=timeout, say=say) and ok
@@ -54,10 +56,16 @@ def upload_one(
     except (OSError, journal.JournalError, ValueError) as exc:
         say(f"{path}: cannot read: {exc}")
         return False
+    target = url or str(contents.header.get("url") or "")
+    try:
+        # A journal is a plain file that may come from anywhere: hold its URL to
+        # the plugin's rules before the token is sent there.
+        target = check_url(target)
+    except ValueError as exc:
+        say(f"{path}: the journal's URL {target!r} is refused: {exc}; pass --url")
+        return False
     throttle = Throttle(rate)
-    client = HawzuClient(
-        url or str(contents.header.get("url")), token, timeout=timeout, observer=throttle.observe
-    )
+    client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)
     retrier = Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
     try:
         outcome = _deliver(contents, client, retrier, say)

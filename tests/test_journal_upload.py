@@ -1,0 +1,346 @@
+"""The journal and `hawzu upload`: nothing a run finished is lost to a Hawzu outage.
+
+A run writes every finished test to its journal before the result is queued,
+removes the journal once everything arrived, and otherwise keeps it and says
+so. `hawzu upload` (run here as the real console script) then puts on the
+server exactly what a healthy run would have put there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_hawzu.sandbox import Sandbox
+from tests.conftest import (
+    DEBUG_LOGS,
+    FAST,
+    TOKEN,
+    assert_clean,
+    assert_no_token,
+    only_execution,
+    result_posts,
+    statuses,
+)
+
+HAWZU = str(Path(sys.executable).with_name("hawzu"))
+
+SUITE = """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("database is down")
+
+@pytest.mark.hawzu("TCM-1")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fails():
+    assert 1 == 2, "totals differ"
+
+@pytest.mark.hawzu("TCM-3")
+def test_blocked(broken):
+    pass
+
+@pytest.mark.hawzu("TCM-4")
+@pytest.mark.skip(reason="not here")
+def test_skipped():
+    pass
+
+@pytest.mark.hawzu("TCM-5")
+@pytest.mark.parametrize("n", range(3))
+def test_params(n):
+    assert n != 2, "param 2 broke"
+
+@pytest.mark.hawzu("TCM-6")
+def test_deselected():
+    pass
+"""
+EXPECTED = {
+    "TCM-1": "PASSED",
+    "TCM-2": "FAILED",
+    "TCM-3": "BLOCKED",
+    "TCM-4": "SKIPPED",
+    "TCM-5": "FAILED",
+}
+# What a result says apart from when it ran: the same for the same outcomes.
+STABLE_FIELDS = ("status", "notes", "steps", "automation")
+
+
+def run(pytester: pytest.Pytester, *args: str) -> Any:
+    result = pytester.runpytest(*FAST, *DEBUG_LOGS, "-k", "not deselected", *args)
+    assert_clean(result)
+    assert_no_token(result, pytester.path / ".hawzu")
+    return result
+
+
+def upload(pytester: pytest.Pytester, *args: str) -> Any:
+    """`hawzu upload` as a user runs it: a new process, the token in the environment."""
+    result = pytester.run(HAWZU, "upload", *args, timeout=120)
+    assert_clean(result)
+    assert_no_token(result, pytester.path / ".hawzu")
+    return result
+
+
+def journals(pytester: pytest.Pytester) -> list[Path]:
+    spool = pytester.path / ".hawzu"
+    return sorted(spool.glob("*.jsonl")) if spool.exists() else []
+
+
+def kept_journal(result: Any) -> str:
+    """The journal the summary names, checked against the command it suggests."""
+    match = re.search(
+        r"^journal kept: (\S+); deliver it later with: hawzu upload (\S+)$",
+        result.stdout.str(),
+        re.M,
+    )
+    assert match, "the summary does not name a kept journal"
+    assert match.group(1) == match.group(2)
+    return match.group(1)
+
+
+def stable(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {case: {k: r.get(k) for k in STABLE_FIELDS} for case, r in execution["results"].items()}
+
+
+def outage_run(pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> Any:
+    """A run during which Hawzu answers nothing but 503s; its journal is kept."""
+    sandbox.fail_next(503, 10_000, retry_after=60)
+    result = run(pytester, "--hawzu-flush-timeout=0.5", *args)
+    sandbox.clear_faults()
+    return result
+
+
+# -- the journal during a run ------------------------------------------------------------
+
+
+def test_each_result_is_in_the_journal_before_it_is_sent(pytester, hawzu_env):
+    # A spy on the client checks the journal on disk at the moment each batch goes out.
+    pytester.makeconftest(
+        """
+        import json
+        from pathlib import Path
+        from pytest_hawzu import client
+
+        original = client.HawzuClient.post_results
+        missing = []
+
+        def checking(self, execution_id, results):
+            lines = [json.loads(line) for p in Path(".hawzu").glob("*.jsonl")
+                     for line in p.read_text().splitlines()]
+            journaled = {r["nodeid"] for r in lines if r["type"] == "test"}
+            for result in results:
+                missing.extend(n for n in result.nodeids if n not in journaled)
+            return original(self, execution_id, results)
+
+        def pytest_configure(config):
+            client.HawzuClient.post_results = checking
+
+        def pytest_unconfigure(config):
+            client.HawzuClient.post_results = original
+            Path("missing.json").write_text(json.dumps(missing))
+        """
+    )
+    pytester.makepyfile(SUITE)
+    run(pytester, "-o", "hawzu_batch_size=1")
+    assert len(result_posts(hawzu_env)) >= len(EXPECTED)
+    assert json.loads((pytester.path / "missing.json").read_text()) == []
+
+
+def test_a_delivered_run_removes_its_journal(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    result = run(pytester)
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
+    assert journals(pytester) == []
+    assert "journal kept" not in result.stdout.str()
+
+
+def test_the_journal_holds_no_token_and_every_test(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    [path] = journals(pytester)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records[0]["type"] == "session"
+    tests = [r["nodeid"].split("::")[-1] for r in records if r["type"] == "test"]
+    assert sorted(tests) == sorted(
+        ["test_passes", "test_fails", "test_blocked", "test_skipped"]
+        + [f"test_params[{n}]" for n in range(3)]
+    )
+    assert TOKEN not in path.read_text()
+
+
+# -- hawzu upload ------------------------------------------------------------------------------
+
+
+def test_upload_after_an_outage_puts_what_a_healthy_run_would_have(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    run(pytester)
+    healthy = only_execution(hawzu_env)
+    hawzu_env.reset()
+
+    result = outage_run(pytester, hawzu_env)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    path = kept_journal(result)
+    assert (pytester.path / path).exists()
+    assert hawzu_env.executions() == []
+    header = json.loads((pytester.path / path).read_text().splitlines()[0])
+
+    uploaded = upload(pytester, ".hawzu")
+    assert uploaded.ret == 0, uploaded.outlines
+    execution = only_execution(hawzu_env)
+    assert stable(execution) == stable(healthy)
+    assert execution["status"] == "COMPLETED"
+    # The execution the run would have made: its title, its idempotency key.
+    assert execution["title"] == header["title"]
+    assert execution["idempotency_key"] == header["idempotency_key"]
+    assert journals(pytester) == []
+
+
+def test_upload_resends_what_the_run_delivered_harmlessly(pytester, hawzu_env):
+    # Hawzu goes down after the first result arrived: the journal keeps
+    # everything, the execution exists, and the upload sends it all again.
+    pytester.makepyfile(
+        """
+        import json, os, time, urllib.request
+        import pytest
+
+        def sandbox(path, body=None):
+            data = None if body is None else json.dumps(body).encode()
+            request = urllib.request.Request(
+                os.environ["HAWZU_URL"] + "/_sandbox/" + path, data=data,
+                method="GET" if data is None else "POST",
+                headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.load(answer)
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_first():
+            pass
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_takes_hawzu_down():
+            end = time.monotonic() + 30
+            while not any("TCM-1" in e["results"] for e in sandbox("executions")["data"]):
+                assert time.monotonic() < end, "TCM-1 never arrived"
+                time.sleep(0.02)
+            sandbox("faults", {"fail": {"status": 503, "count": 10000, "retry_after": 60}})
+
+        @pytest.mark.hawzu("TCM-3")
+        def test_third():
+            assert False
+        """
+    )
+    result = run(pytester, "--hawzu-flush-timeout=1")
+    kept_journal(result)
+    execution = only_execution(hawzu_env)
+    assert set(execution["results"]) == {"TCM-1"}
+    assert execution["status"] == "IN_PROGRESS"
+
+    hawzu_env.clear_faults()
+    assert upload(pytester, ".hawzu").ret == 0
+    execution = only_execution(hawzu_env)  # the run's execution, not a second one
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "PASSED", "TCM-3": "FAILED"}
+    assert execution["status"] == "COMPLETED"
+    assert journals(pytester) == []
+
+
+def test_upload_exits_1_and_keeps_the_journal_when_hawzu_refuses(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    hawzu_env.fail_next(403, 10_000)
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*: not delivered: *HTTP 403 *; the journal is kept*"])
+    assert len(journals(pytester)) == 1
+
+
+def test_upload_of_a_directory_with_nothing_left_to_send_succeeds(pytester, hawzu_env):
+    # A CI step that always runs `hawzu upload .hawzu` must not fail a run
+    # whose results all arrived: there is nothing undelivered.
+    pytester.makepyfile(SUITE)
+    run(pytester)
+    assert (pytester.path / ".hawzu").is_dir()
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*nothing to deliver*"])
+
+
+# -- bad inputs: one line, never a traceback -------------------------------------------------
+
+
+def test_upload_without_a_token_is_one_line(pytester, hawzu_env, monkeypatch):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    monkeypatch.delenv("HAWZU_API_TOKEN")
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 2
+    assert result.errlines == [
+        "hawzu: error: HAWZU_API_TOKEN is not set: export the API token created in Hawzu"
+    ]
+    assert len(journals(pytester)) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param(b"hello\n", id="not-a-journal"),
+        pytest.param(b"\xff\xfe\x00binary", id="binary"),
+        pytest.param(b'{"type":"session","version":1}\n{"type":"test"}\n', id="broken-test"),
+        pytest.param(b'{"type":"session","version":1}\n{"type":"execution"}\n', id="broken-exe"),
+    ],
+)
+def test_a_bad_path_is_one_line(pytester, hawzu_env, content):
+    path = pytester.path / "run.jsonl"
+    if content is not None:
+        path.write_bytes(content)
+    result = upload(pytester, str(path))
+    assert result.ret == 1
+    assert len([line for line in result.outlines + result.errlines if line.strip()]) == 1
+    assert str(path) in (result.outlines + result.errlines)[0]
+    assert hawzu_env.requests() == []
+
+
+@pytest.mark.parametrize("url", ["http://example.com", "ftp://127.0.0.1", "not a url", "https://"])
+def test_a_bad_url_is_one_line(pytester, hawzu_env, url):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    result = upload(pytester, ".hawzu", "--url", url)
+    assert result.ret == 2
+    assert len(result.errlines) == 1
+    assert result.errlines[0].startswith(f"hawzu: error: --url {url!r}: ")
+    assert len(journals(pytester)) == 1
+
+
+def test_a_journal_naming_plain_http_to_a_remote_host_is_refused(pytester, hawzu_env):
+    # Journals are plain files that travel between machines; one must not be
+    # able to send the token in clear text to a host the plugin would refuse.
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    [path] = journals(pytester)
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["url"] = "http://hawzu.example.com"
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    result = upload(pytester, str(path))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*plain http is allowed only for loopback hosts*"])
+
+
+@pytest.mark.parametrize(
+    "option", [["--rate", "0"], ["--rate", "-1"], ["--timeout", "0"], ["--rate", "nan"]]
+)
+def test_bad_transport_options_are_one_line(pytester, hawzu_env, option):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    result = upload(pytester, ".hawzu", *option)
+    assert result.ret == 2
+    assert result.errlines[-1].startswith("hawzu upload: error:")
+    assert len(journals(pytester)) == 1
