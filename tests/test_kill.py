@@ -1,0 +1,166 @@
+"""`kill -9` in the middle of a run loses nothing that had finished.
+
+pytest runs in its own process; once its journal holds the finished tests it
+is killed with SIGKILL (no hook, no atexit, no flush), and `hawzu upload`
+delivers every finished result from the journal it left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import QUICK, assert_clean, assert_no_token, only_execution, statuses
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+
+HAWZU = str(Path(sys.executable).with_name("hawzu"))
+
+# Five tests finish; the sixth hangs until the process is killed; the seventh never runs.
+SUITE = """
+import json, os, time, urllib.request
+import pytest
+
+def stored(case_id):
+    url = os.environ["HAWZU_URL"] + "/_sandbox/executions"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            data = json.load(answer)["data"]
+    except OSError:
+        return False
+    return any(case_id in e["results"] for e in data)
+
+@pytest.mark.hawzu("TCM-1")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fails():
+    assert 1 == 2, "totals differ"
+
+@pytest.mark.hawzu("TCM-3")
+@pytest.mark.skip(reason="not here")
+def test_skipped():
+    pass
+
+@pytest.mark.hawzu("TCM-4")
+@pytest.mark.parametrize("n", range(2))
+def test_params(n):
+    if os.environ.get("WAIT_FOR_TCM1"):
+        end = time.monotonic() + 30
+        while not stored("TCM-1") and time.monotonic() < end:
+            time.sleep(0.02)
+
+@pytest.mark.hawzu("TCM-6")
+def test_hangs_until_killed():
+    time.sleep(120)
+
+@pytest.mark.hawzu("TCM-7")
+def test_never_runs():
+    pass
+"""
+FINISHED = 5  # test lines in the journal before the kill
+EXPECTED = {
+    "TCM-1": "PASSED",
+    "TCM-2": "FAILED",
+    "TCM-3": "SKIPPED",
+    "TCM-4": "PASSED",
+    # In the planned scope but never finished: visible, and not passed.
+    "TCM-6": "NOT_EXECUTED",
+    "TCM-7": "NOT_EXECUTED",
+}
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections are refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def journaled_tests(spool: Path) -> int:
+    count = 0
+    for path in spool.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # a line being written right now
+                count += json.loads(line).get("type") == "test"
+    return count
+
+
+def run_and_kill(pytester: pytest.Pytester, env: dict[str, str]) -> None:
+    """Start pytest, wait until FINISHED tests are journaled, then SIGKILL it."""
+    pytester.makepyfile(SUITE)
+    spool = pytester.path / ".hawzu"
+    log = (pytester.path / "pytest.log").open("w")
+    args = ["--hawzu-release=1.4.0", "--hawzu-rate=1000", "-p", "no:xdist", *QUICK]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=pytester.path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        end = time.monotonic() + 60
+        while journaled_tests(spool) < FINISHED:
+            assert proc.poll() is None, (pytester.path / "pytest.log").read_text()
+            assert time.monotonic() < end, "the journal never held the finished tests"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()  # a no-op after SIGKILL; stops it if an assertion failed
+        proc.wait(timeout=30)
+        log.close()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def upload(pytester: pytest.Pytester, *args: str) -> Any:
+    result = pytester.run(HAWZU, "upload", ".hawzu", *args, timeout=120)
+    assert_clean(result)
+    assert_no_token(result, pytester.path / ".hawzu")
+    return result
+
+
+def test_killed_while_hawzu_is_unreachable_then_uploaded(pytester, hawzu_env):
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    run_and_kill(pytester, env)
+    assert hawzu_env.requests() == []
+    [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
+    assert hawzu_env.token not in journal.read_text()
+    # A write torn by the kill must not stop the rest from being delivered.
+    with journal.open("a") as stream:
+        stream.write('{"type":"test","nodeid":"test_x.py::test_tor')
+
+    result = upload(pytester, "--url", hawzu_env.url)
+    assert result.ret == 0, result.outlines
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == EXPECTED
+    assert "totals differ" in execution["results"]["TCM-2"]["notes"]
+    assert execution["status"] == "COMPLETED"
+    assert list((pytester.path / ".hawzu").glob("*.jsonl")) == []
+
+
+def test_killed_after_part_was_delivered_then_uploaded_into_the_same_execution(pytester, hawzu_env):
+    # Hawzu is reachable: the execution exists and TCM-1 arrived before the kill.
+    env = {**os.environ, "WAIT_FOR_TCM1": "1"}
+    run_and_kill(pytester, env)
+    execution = only_execution(hawzu_env)
+    assert "TCM-1" in execution["results"]
+    assert execution["status"] == "IN_PROGRESS"
+
+    result = upload(pytester)  # the URL the journal recorded
+    assert result.ret == 0, result.outlines
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == EXPECTED
+    assert execution["status"] == "COMPLETED"
