@@ -8,6 +8,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_hawzu.client import Execution
+    from pytest_hawzu.model import TestOutcome
     from pytest_hawzu.summary import SessionSummary
 
 
@@ -18,6 +19,35 @@ def pytest_hawzu_case_ids(item: pytest.Item) -> list[str] | tuple[str, ...] | No
     Runs where the test runs: on the xdist worker, or in the only process.
 
     :param item: the test item.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_hawzu_result(
+    result: TestOutcome, report: pytest.TestReport
+) -> TestOutcome | bool | None:
+    """Inspect, change or drop one test's result before it is journaled and queued.
+
+    Runs on the controller (the only process without xdist), on pytest's main
+    thread, once per finished test, before its result is combined with other
+    tests of the same case.
+
+    ``result`` is frozen. Return:
+
+    - ``None`` to keep it as it is;
+    - a changed copy to send that instead, e.g.
+      ``dataclasses.replace(result, status=Status.BLOCKED, notes=...)``
+      (``Status`` and ``TestOutcome`` are importable from ``pytest_hawzu``);
+    - ``False`` to drop it: nothing is sent for this test, and its attachments
+      are discarded.
+
+    The first implementation that returns something other than ``None`` decides.
+
+    :param result: the test's outcome: ``nodeid``, ``case_ids``, ``status``,
+        ``notes``, ``steps``, ``duration``, ``reruns``, ``worker``.
+    :param report: the test's last report as the controller received it: its
+        teardown report, or xdist's report when the worker running it died.
+        ``report.user_properties`` and ``report.sections`` are there.
     """
 
 

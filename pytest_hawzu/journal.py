@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pytest_hawzu.attachments import Attachment
 from pytest_hawzu.model import TestOutcome
 
 VERSION = 1
@@ -31,6 +33,8 @@ class Journal:
     def __init__(self, path: Path, stream: IO[str]) -> None:
         self.path = path
         self._stream = stream
+        # The sender thread writes too (attachments it settled).
+        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, spool_dir: Path, header: Mapping[str, Any]) -> Journal:
@@ -45,11 +49,22 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._stream.flush()
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._lock:
+            if self._stream.closed:
+                return  # a sender thread that outlived the session's end
+            self._stream.write(line)
+            self._stream.flush()
 
     def test(self, outcome: TestOutcome) -> None:
         self.write({"type": "test", **outcome.to_json()})
+
+    def attachment(self, attachment: Attachment) -> None:
+        """An attachment file to send once its cases' results are in."""
+        self.write({"type": "attachment", **attachment.to_json()})
+
+    def attachment_done(self, attachment: Attachment, case_id: str) -> None:
+        self.write(attachment_done(attachment, case_id))
 
     def execution(self, execution_id: str, web_url: str) -> None:
         self.write({"type": "execution", "id": execution_id, "web_url": web_url})
@@ -61,7 +76,8 @@ class Journal:
         if self._stream.closed:
             return
         self.write({"type": "end", "delivered": delivered})
-        self._stream.close()
+        with self._lock:
+            self._stream.close()
         if delivered:
             self.path.unlink(missing_ok=True)
 
@@ -77,6 +93,9 @@ class Contents:
     outcomes: list[TestOutcome] = field(default_factory=list)
     scope: dict[str, list[str]] = field(default_factory=dict)
     ended: bool = False
+    attachments: list[Attachment] = field(default_factory=list)
+    # (path, case ID) of attachments already sent or refused for good.
+    attachments_done: set[tuple[str, str]] = field(default_factory=set)
 
 
 class JournalError(Exception):
@@ -113,6 +132,10 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
         contents.scope.update(record.get("cases", {}))
     elif kind == "end":
         contents.ended = True
+    elif kind == "attachment":
+        contents.attachments.append(Attachment.from_json(record))
+    elif kind == "attachment_done":
+        contents.attachments_done.add((str(record["path"]), str(record["case"])))
 
 
 def _parse(line: str) -> dict[str, Any] | None:
@@ -121,6 +144,26 @@ def _parse(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None  # a line torn by a killed process
     return record if isinstance(record, dict) else None
+
+
+def attachment_done(attachment: Attachment, case_id: str) -> dict[str, Any]:
+    """Sent to `case_id` (or refused for good): `hawzu upload` must not send it again."""
+    return {"type": "attachment_done", "path": attachment.path, "case": case_id}
+
+
+def append(path: Path, record: Mapping[str, Any]) -> None:
+    """Add one record to a kept journal (`hawzu upload` noting what it sent)."""
+    with path.open("ab") as stream:
+        # After a torn last line, start a fresh one rather than extend it.
+        torn = stream.tell() > 0 and _last_byte(path) != b"\n"
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        stream.write((("\n" if torn else "") + line).encode())
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        stream.seek(-1, os.SEEK_END)
+        return stream.read(1)
 
 
 def find(paths: Iterable[Path]) -> list[Path]:

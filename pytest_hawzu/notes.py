@@ -34,7 +34,10 @@ def error_line(report: Any) -> str:
 def failure(nodeid: str, report: Any, limit: int, phase: str = "") -> str:
     """Node ID, error line and the end of the traceback."""
     where = f" (in {phase})" if phase else ""
-    head = f"{nodeid}{where}: {error_line(report)}"
+    line = error_line(report)
+    if len(line) > limit // 2:  # a huge message must not push the node ID out
+        line = line[: limit // 2] + " [...]"
+    head = f"{nodeid}{where}: {line}"
     traceback = str(report.longreprtext or "")
     if not traceback or traceback.strip() == head:
         return head

@@ -81,6 +81,7 @@ class TestRecorder:
         return self._finish(report, state)
 
     def _setup(self, state: _Running, report: Any) -> None:
+        self._user_steps(state, report)
         if report.failed:
             state.outcome = "setup_error"
             state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "setup"))
@@ -110,6 +111,7 @@ class TestRecorder:
         self._step(state, "call", report)
 
     def _teardown(self, state: _Running, report: Any) -> None:
+        self._user_steps(state, report)
         if report.failed:
             if state.outcome in ("passed", "xpass"):
                 state.outcome = "teardown_error"
@@ -124,6 +126,7 @@ class TestRecorder:
         state.steps.append(Step(name, status, text))
 
     def _user_steps(self, state: _Running, report: Any) -> None:
+        # A phase's user steps come before the phase's own step, in the order they ended.
         extra = getattr(report, "hawzu", None)
         for step in (extra or {}).get("steps", ()):
             state.plain = False

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_hawzu import cases, settings, title
+from pytest_hawzu import cases, settings, steps, title
+from pytest_hawzu.attachments import ATTACHER, Attacher, Source
 from pytest_hawzu.reporter import Reporter
 from pytest_hawzu.tagger import Tagger
 
@@ -39,6 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         return
     _check_title(s)
+    # Where tests run; relative spool directories are the invocation directory's.
+    spool_dir = config.invocation_params.dir / s.spool_dir
+    config.stash[ATTACHER] = Attacher(spool_dir, s.attach)
     if hasattr(config, "workerinput"):
         config.pluginmanager.register(Tagger(config), "hawzu-tagger")
         return
@@ -85,6 +91,35 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if sandbox is not None:
         sandbox.stop()
         del config.stash[SANDBOX]
+
+
+@pytest.fixture(name="hawzu_step")
+def hawzu_step_fixture(
+    request: pytest.FixtureRequest,
+) -> Callable[[str], AbstractContextManager[None]]:
+    """``with hawzu_step("pay with saved card"):`` records a step of this test's Hawzu result.
+
+    The step is FAILED if its block raised (the exception is re-raised), else
+    PASSED. Also importable: ``from pytest_hawzu import hawzu_step``.
+    """
+    return functools.partial(steps.step_of, request.node)
+
+
+@pytest.fixture(name="hawzu_attach")
+def hawzu_attach_fixture(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """``hawzu_attach(path_or_bytes, name=None)`` attaches a file or bytes to this test's cases.
+
+    Sent after the case's result; over 10 MiB it is left out with a warning.
+    Does nothing when the session does not report to Hawzu.
+    """
+    attacher = request.config.stash.get(ATTACHER, None)
+    item = request.node
+
+    def attach(source: Source, name: str | None = None) -> None:
+        if attacher is not None:
+            attacher.attach(item, source, name)
+
+    return attach
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ import pytest
 
 from pytest_hawzu import ci, title
 from pytest_hawzu.aggregate import Aggregator, not_executed
+from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.journal import Journal
-from pytest_hawzu.model import TestOutcome
+from pytest_hawzu.model import Status, TestOutcome
 from pytest_hawzu.outcome import TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import TOKEN_ENV, Settings
@@ -72,7 +73,9 @@ class Reporter:
             build=self.aggregator.result,
             batch_size=settings.batch_size,
             abort=self.abort,
+            on_attachment=self._attachment_settled,
         )
+        self.inbox = Inbox()
         self.journal: Journal | None = None
         self.scope: dict[str, list[str]] = {}
         self.scope_known = False
@@ -173,9 +176,11 @@ class Reporter:
         if extra is None:
             self._unmarked(report)
             return
+        if "attachments" in extra:
+            self.inbox.add(report.nodeid, extra["attachments"])
         outcome = self.recorder.add(report, tuple(extra["cases"]))
         if outcome is not None:
-            self.record(outcome)
+            self.record(outcome, report)
 
     def _unmarked(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
@@ -184,11 +189,40 @@ class Reporter:
             self.crashed.append(report)
         self._announce()
 
-    def record(self, outcome: TestOutcome) -> None:
+    def record(self, outcome: TestOutcome, report: Any = None) -> None:
+        kept = self._accept(outcome, report) if report is not None else outcome
+        if kept is None:
+            self.inbox.drop(outcome.nodeid)
+            return
+        files, warnings = self.inbox.take(outcome.nodeid, kept.case_ids)
+        for line in warnings:
+            self._problem(line)
         if self.journal is not None:
-            self.journal.test(outcome)
-        self.uploader.submit(self.aggregator.add(outcome))
+            self.journal.test(kept)
+            for attachment in files:
+                self.journal.attachment(attachment)
+        self.uploader.submit(self.aggregator.add(kept), files)
         self._announce()
+
+    def _accept(self, outcome: TestOutcome, report: Any) -> TestOutcome | None:
+        """The outcome as `pytest_hawzu_result` implementations left it; None to drop it."""
+        answer = self.config.hook.pytest_hawzu_result(result=outcome, report=report)
+        if answer is None or answer is True:
+            return outcome
+        if answer is False:
+            return None
+        if isinstance(answer, TestOutcome) and isinstance(answer.status, Status):
+            return answer
+        self._problem(
+            f"Hawzu: pytest_hawzu_result returned {answer!r} for {outcome.nodeid}; expected "
+            "None, False or a TestOutcome with a Status; the result is sent unchanged"
+        )
+        return outcome
+
+    def _attachment_settled(self, attachment: Attachment, case_id: str) -> None:
+        """On the sender thread: noted so that `hawzu upload` never sends it twice."""
+        if self.journal is not None:
+            self.journal.attachment_done(attachment, case_id)
 
     def _announce(self) -> None:
         if not self.announced and self.uploader.delivery.execution is not None:
@@ -235,7 +269,7 @@ class Reporter:
             )
             if cases:
                 note = str(report.longrepr)
-                self.record(self.recorder.crashed(report, cases, note))
+                self.record(self.recorder.crashed(report, cases, note), report)
             elif not self.scope_known:
                 self._problem(
                     f"Hawzu: {report.nodeid} crashed its worker before any worker said which "

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from pytest_hawzu import journal
+from pytest_hawzu import attachments, journal
 from pytest_hawzu.aggregate import Aggregator, not_executed
-from pytest_hawzu.client import HawzuClient, HawzuError
+from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
 from pytest_hawzu.model import CaseResult
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url
@@ -84,6 +84,7 @@ def _deliver(
 ) -> Outcome:
     header = contents.header
     outcome = Outcome()
+    refused: set[str] = set()
     try:
         execution_id = contents.execution_id or _open(contents, client, retrier)
         results = _results(contents)
@@ -94,7 +95,9 @@ def _deliver(
             answer = retrier.call(partial(client.post_results, execution_id, batch))
             outcome.delivered += answer.accepted
             outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
+            refused.update(r.case_id for r in answer.rejected)
             say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
+        _attach(contents, partial(_send_attachment, client, retrier, execution_id), refused, say)
         if header.get("complete"):
             retrier.call(lambda: client.complete_execution(execution_id))
             say(f"  execution {execution_id} completed")
@@ -103,6 +106,45 @@ def _deliver(
     for line in outcome.rejected:
         say(f"  rejected {line}")
     return outcome
+
+
+def _attach(
+    contents: journal.Contents,
+    send: Callable[[str, attachments.Attachment, Say], None],
+    refused: set[str],
+    say: Say,
+) -> None:
+    """Send the attachments the run could not; each is noted in the journal once done."""
+    for attachment in contents.attachments:
+        for case_id in attachment.case_ids:
+            if (attachment.path, case_id) in contents.attachments_done:
+                continue
+            if case_id not in refused:  # no result, so Hawzu would refuse it too
+                send(case_id, attachment, say)
+            journal.append(contents.path, journal.attachment_done(attachment, case_id))
+        Path(attachment.path).unlink(missing_ok=True)
+
+
+def _send_attachment(
+    client: HawzuClient,
+    retrier: Retrier,
+    execution_id: str,
+    case_id: str,
+    attachment: attachments.Attachment,
+    say: Say,
+) -> None:
+    """Send one; a refusal or a missing file is final, other failures end the upload."""
+    what = f"attachment {attachment.name} of {case_id}"
+    try:
+        retrier.call(partial(attachments.send, client, execution_id, case_id, attachment))
+    except OSError as exc:
+        say(f"  {what} not sent: its file is gone ({exc.strerror or exc})")
+    except ApiError as exc:
+        if exc.status == 401 or exc.code in (EXECUTION_LOCKED, RELEASE_LOCKED):
+            raise
+        say(f"  {what} not taken: {describe(exc)}")
+    else:
+        say(f"  {what} sent")
 
 
 def _open(contents: journal.Contents, client: HawzuClient, retrier: Retrier) -> str:

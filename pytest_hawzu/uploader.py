@@ -289,6 +289,7 @@ class Uploader:
         while not self._abort.is_set() and (job := self.files.next()) is not None:
             case_id, attachment = job
             self._send_attachment(execution.id, case_id, attachment)
+            self.files.finished()
 
     def _send_attachment(self, execution_id: str, case_id: str, attachment: Attachment) -> None:
         what = f"attachment {attachment.name} of {case_id} ({attachment.nodeid})"

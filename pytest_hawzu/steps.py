@@ -1,0 +1,60 @@
+"""User steps: `with hawzu_step("pay with saved card"):` inside a test or fixture.
+
+Runs where tests run. A step is a JSON-safe dict kept on the item until the
+report of the phase it finished in is made; the tagger then moves it onto that
+report, which xdist already carries to the controller. Outside a reported
+session (no release, no case IDs) a step only runs its block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from pytest_hawzu import tagger
+from pytest_hawzu.model import Status
+
+# Longest notes of one step: the error line, not a traceback (the phase step has that).
+STEP_NOTES_LIMIT = 2_000
+
+
+@contextmanager
+def hawzu_step(name: str) -> Iterator[None]:
+    """Record a named step of the current test: PASSED, or FAILED if the block raised.
+
+    The exception is re-raised unchanged. Steps are listed in the order they end.
+    """
+    with step_of(tagger.current_item(), name):
+        yield
+
+
+@contextmanager
+def step_of(item: pytest.Item | None, name: str) -> Iterator[None]:
+    """`hawzu_step` for a known item (the fixture's form)."""
+    try:
+        yield
+    except BaseException as exc:
+        _record(item, name, _status_of(exc), _describe(exc))
+        raise
+    _record(item, name, Status.PASSED, "")
+
+
+def _record(item: pytest.Item | None, name: str, status: Status, notes: str) -> None:
+    # Without the tagger nothing would move the step onto a report.
+    if item is None or not item.config.pluginmanager.has_plugin(tagger.PLUGIN_NAME):
+        return
+    tagger.record_step(item, {"name": str(name), "status": status.value, "notes": notes})
+
+
+def _status_of(exc: BaseException) -> Status:
+    # pytest.skip() and pytest.xfail() inside a step end the test as skipped.
+    skipped = (pytest.skip.Exception, pytest.xfail.Exception)
+    return Status.SKIPPED if isinstance(exc, skipped) else Status.FAILED
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip()
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text[:STEP_NOTES_LIMIT]

@@ -1,0 +1,266 @@
+"""Attachments: files, bytes and captured output that follow a case's result to Hawzu."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_hawzu import upload
+from pytest_hawzu.client import MAX_ATTACHMENT_BYTES
+from tests.conftest import FAST, QUICK, assert_clean, only_execution
+
+XDIST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK)
+MODES = [pytest.param(FAST, id="no-xdist"), pytest.param(XDIST, id="n2")]
+
+
+def attached(sandbox: Any, case_id: str) -> dict[str, bytes]:
+    """Attachment name to content, as the sandbox stored them for `case_id`."""
+    result = only_execution(sandbox)["results"][case_id]
+    return {a["filename"]: sandbox.attachment(a["id"]) for a in result["attachments"]}
+
+
+def spooled(pytester: pytest.Pytester) -> list[Path]:
+    """Attachment files left in the spool directory."""
+    spool = pytester.path / ".hawzu" / "attachments"
+    return sorted(spool.iterdir()) if spool.exists() else []
+
+
+def journals(pytester: pytest.Pytester) -> list[Path]:
+    spool = pytester.path / ".hawzu"
+    return sorted(spool.glob("*.jsonl")) if spool.exists() else []
+
+
+# -- hawzu_attach -----------------------------------------------------------------------
+
+ATTACH = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1", "TCM-2")
+def test_receipt(hawzu_attach, tmp_path):
+    screenshot = tmp_path / "screen.png"
+    screenshot.write_bytes(b"\\x89PNG fake")
+    hawzu_attach(screenshot)
+    hawzu_attach(str(screenshot), name="again.png")
+    hawzu_attach(b'{"total": 12}', name="receipt.json")
+    hawzu_attach(b"raw")
+    screenshot.unlink()  # gone before the upload: a copy was kept
+
+@pytest.mark.hawzu("TCM-3")
+def test_nothing_attached():
+    pass
+
+def test_unmarked(hawzu_attach):
+    hawzu_attach(b"nowhere to go", name="lost.txt")
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_files_and_bytes_reach_every_case_of_the_test(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*mode)
+    assert result.ret == pytest.ExitCode.OK
+    expected = {
+        "screen.png": b"\x89PNG fake",
+        "again.png": b"\x89PNG fake",
+        "receipt.json": b'{"total": 12}',
+        "attachment.bin": b"raw",
+    }
+    assert attached(hawzu_env, "TCM-1") == expected
+    assert attached(hawzu_env, "TCM-2") == expected
+    assert attached(hawzu_env, "TCM-3") == {}
+    # Sent, so neither the journal nor the copies are kept.
+    assert spooled(pytester) == []
+    assert journals(pytester) == []
+
+
+def test_attachments_go_out_after_their_case_s_result(pytester, hawzu_env):
+    pytester.makepyfile(test_attach=ATTACH)
+    pytester.runpytest(*FAST)
+    paths = [r.path for r in hawzu_env.requests() if r.method == "POST"]
+    first_attachment = next(i for i, p in enumerate(paths) if p.endswith("/attachments"))
+    results = [i for i, p in enumerate(paths) if p.endswith("/results")]
+    assert results
+    assert results[0] < first_attachment
+
+
+def test_attaching_does_nothing_when_the_session_does_not_report(pytester, hawzu_env):
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*QUICK)
+    result.assert_outcomes(passed=3)
+    assert hawzu_env.executions() == []
+    assert not (pytester.path / ".hawzu").exists()
+
+
+# -- captured output -----------------------------------------------------------------------
+
+OUTPUT = """
+import logging
+import sys
+
+import pytest
+
+@pytest.fixture
+def noisy():
+    print("connecting")
+    yield
+    print("disconnecting")
+
+@pytest.mark.hawzu("TCM-1")
+def test_fails(noisy):
+    print("total is 13")
+    print("retrying", file=sys.stderr)
+    logging.getLogger("shop").warning("slow payment")
+    assert False
+
+@pytest.mark.hawzu("TCM-2")
+def test_passes():
+    print("all good")
+
+@pytest.mark.hawzu("TCM-3")
+def test_quiet_failure():
+    assert False
+"""
+
+FAILED_OUTPUT = {
+    "test_fails-stdout.txt": b"connecting\ntotal is 13\ndisconnecting\n",
+    "test_fails-stderr.txt": b"retrying\n",
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_by_default_failed_tests_attach_their_captured_output(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_output=OUTPUT)
+    pytester.runpytest(*mode)
+    files = attached(hawzu_env, "TCM-1")
+    assert {k: v for k, v in files.items() if k in FAILED_OUTPUT} == FAILED_OUTPUT
+    assert set(files) == {*FAILED_OUTPUT, "test_fails-log.txt"}
+    assert b"slow payment" in files["test_fails-log.txt"]
+    assert attached(hawzu_env, "TCM-2") == {}
+    assert attached(hawzu_env, "TCM-3") == {}  # nothing captured, nothing attached
+
+
+def test_attach_all_includes_passing_tests(pytester, hawzu_env):
+    pytester.makepyfile(test_output=OUTPUT)
+    pytester.runpytest(*FAST, "--hawzu-attach=all")
+    assert attached(hawzu_env, "TCM-2") == {"test_passes-stdout.txt": b"all good\n"}
+    assert set(attached(hawzu_env, "TCM-1")) == {*FAILED_OUTPUT, "test_fails-log.txt"}
+
+
+def test_attach_none_attaches_no_output_but_keeps_explicit_attachments(pytester, hawzu_env):
+    pytester.makepyfile(test_output=OUTPUT, test_attach=ATTACH)
+    pytester.runpytest(*FAST, "--hawzu-attach=none")
+    assert attached(hawzu_env, "TCM-1") != {}  # from test_attach.py
+    assert not any(name.startswith("test_fails") for name in attached(hawzu_env, "TCM-1"))
+
+
+def test_an_unknown_attach_setting_is_a_usage_error(pytester, hawzu_env):
+    pytester.makepyfile(test_output=OUTPUT)
+    result = pytester.runpytest(*FAST, "--hawzu-attach=some")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hawzu-attach='some': expected one of none, failed, all*"])
+
+
+# -- too large: a warning, never a failure ---------------------------------------------------
+
+
+def test_attachments_over_ten_mib_are_left_out_with_a_warning(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_big=f"""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_big(hawzu_attach, tmp_path):
+            video = tmp_path / "video.mp4"
+            video.write_bytes(b"v" * {MAX_ATTACHMENT_BYTES + 1})
+            hawzu_attach(video)
+            hawzu_attach(b"d" * {MAX_ATTACHMENT_BYTES + 1}, name="dump.bin")
+            hawzu_attach(b"small", name="small.txt")
+        """
+    )
+    result = pytester.runpytest(*FAST, "-W", "error")
+    assert result.ret == pytest.ExitCode.OK
+    assert_clean(result)
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: attachment video.mp4 (*video.mp4) of test_big.py::test_big is 10.0 MiB,"
+            " over Hawzu's 10 MiB limit; skipped",
+            "Hawzu: attachment dump.bin of test_big.py::test_big is 10.0 MiB, over *; skipped",
+        ]
+    )
+    assert attached(hawzu_env, "TCM-1") == {"small.txt": b"small"}
+    assert only_execution(hawzu_env)["results"]["TCM-1"]["status"] == "PASSED"
+
+
+# -- not sent: kept with the journal for `hawzu upload` --------------------------------------
+
+
+def test_unsent_attachments_are_kept_and_delivered_by_hawzu_upload(pytester, hawzu_env):
+    hawzu_env.fail_next(500, 1000, path="/attachments")
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*attachments not sent; they are kept with the journal"])
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    assert attached(hawzu_env, "TCM-1") == {}
+    assert only_execution(hawzu_env)["status"] == "IN_PROGRESS"
+    assert len(spooled(pytester)) == 4
+
+    hawzu_env.clear_faults()
+    said: list[str] = []
+    ok = upload.upload_all(
+        [pytester.path / ".hawzu"],
+        url=hawzu_env.url,
+        token=hawzu_env.token,
+        rate=1000,
+        timeout=10,
+        say=said.append,
+    )
+    assert ok, said
+    assert set(attached(hawzu_env, "TCM-1")) == {
+        "screen.png",
+        "again.png",
+        "receipt.json",
+        "attachment.bin",
+    }
+    assert len(attached(hawzu_env, "TCM-2")) == 4
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
+    assert spooled(pytester) == []
+    assert journals(pytester) == []
+
+
+def test_hawzu_upload_does_not_send_an_attachment_twice(pytester, hawzu_env):
+    # Only the second case's uploads fail: the first case's went out during the run.
+    hawzu_env.fail_next(500, 1000, path="/TCM-2/attachments")
+    pytester.makepyfile(test_attach=ATTACH)
+    pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
+    assert len(attached(hawzu_env, "TCM-1")) == 4
+    assert attached(hawzu_env, "TCM-2") == {}
+
+    hawzu_env.clear_faults()
+    said: list[str] = []
+    assert upload.upload_all(
+        [pytester.path / ".hawzu"],
+        url=hawzu_env.url,
+        token=hawzu_env.token,
+        rate=1000,
+        timeout=10,
+        say=said.append,
+    ), said
+    result = only_execution(hawzu_env)["results"]
+    assert len(result["TCM-1"]["attachments"]) == 4
+    assert len(result["TCM-2"]["attachments"]) == 4
+    assert spooled(pytester) == []
+
+
+def test_an_attachment_hawzu_refuses_is_reported_and_not_retried(pytester, hawzu_env):
+    hawzu_env.fail_next(413, 1, path="/attachments")
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*FAST)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["Hawzu did not take attachment * of TCM-*: HTTP 413*"])
+    uploads = [r for r in hawzu_env.requests() if r.path.endswith("/attachments")]
+    assert len(uploads) == 8  # 4 files x 2 cases, the refused one not retried
+    assert spooled(pytester) == []
+    assert journals(pytester) == []

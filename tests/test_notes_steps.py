@@ -1,0 +1,309 @@
+"""Notes and steps: what each result says about why, and the steps it went through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_hawzu.client import MAX_NOTES
+from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT
+from tests.conftest import FAST, QUICK, only_execution, statuses
+
+# The same sessions with every test in this process, and spread over two workers.
+MODES = [
+    pytest.param(FAST, id="no-xdist"),
+    pytest.param(("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK), id="n2"),
+]
+
+
+def results(sandbox: Any) -> dict[str, Any]:
+    found: dict[str, Any] = only_execution(sandbox)["results"]
+    return found
+
+
+def steps(result: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(s["name"], s["status"]) for s in result.get("steps", [])]
+
+
+# -- notes ----------------------------------------------------------------------------
+
+
+def test_failure_notes_name_the_test_the_exception_and_the_traceback(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_pay="""
+        import pytest
+
+        def charge(amount):
+            raise ValueError(f"card declined for {amount}")
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_pay():
+            charge(12)
+        """
+    )
+    pytester.runpytest(*FAST)
+    notes = results(hawzu_env)["TCM-1"]["notes"]
+    first, _, traceback = notes.partition("\n")
+    assert first == "test_pay.py::test_pay: ValueError: card declined for 12"
+    assert "def charge(amount):" in traceback
+    assert traceback.rstrip().endswith("ValueError")
+
+
+def test_blocked_notes_say_the_setup_failed_and_why(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_db="""
+        import pytest
+
+        @pytest.fixture
+        def db():
+            raise ConnectionError("database is down")
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_query(db):
+            pass
+        """
+    )
+    pytester.runpytest(*FAST)
+    result = results(hawzu_env)["TCM-1"]
+    assert result["status"] == "BLOCKED"
+    assert result["notes"].startswith(
+        "test_db.py::test_query (in setup): ConnectionError: database is down\n"
+    )
+
+
+def test_long_tracebacks_keep_their_end_within_the_notes_limit(pytester, hawzu_env):
+    pytester.makeini("[pytest]\nhawzu_notes_limit = 600\n")
+    pytester.makepyfile(
+        test_deep="""
+        import pytest
+
+        def dive(n):
+            if n == 0:
+                raise KeyError("the very bottom")
+            dive(n - 1)
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_deep():
+            dive(40)
+        """
+    )
+    pytester.runpytest(*FAST)
+    notes = results(hawzu_env)["TCM-1"]["notes"]
+    assert len(notes) <= 600
+    assert notes.startswith("test_deep.py::test_deep: KeyError: 'the very bottom'\n[... ")
+    assert "characters trimmed ...]" in notes
+    assert notes.endswith("E           KeyError: 'the very bottom'\n\ntest_deep.py:5: KeyError")
+
+
+def test_the_default_notes_limit_is_well_under_the_api_maximum(pytester, hawzu_env):
+    assert DEFAULT_NOTES_LIMIT < MAX_NOTES // 4
+    pytester.makepyfile(
+        test_huge="""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_huge():
+            raise ValueError("x" * 100_000)
+        """
+    )
+    pytester.runpytest(*FAST)
+    notes = results(hawzu_env)["TCM-1"]["notes"]
+    assert 4_000 < len(notes) <= DEFAULT_NOTES_LIMIT
+    assert notes.startswith("test_huge.py::test_huge: ValueError: xxx")
+    assert notes.endswith("test_huge.py:5: ValueError")
+
+
+def test_skip_and_xfail_notes_give_the_reason(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_skips="""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        @pytest.mark.skip(reason="no printer here")
+        def test_marker():
+            pass
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_imperative():
+            pytest.skip("needs a card reader")
+
+        @pytest.mark.hawzu("TCM-3")
+        @pytest.mark.xfail(reason="bug 12: rounding")
+        def test_xfail():
+            assert 0.1 + 0.2 == 0.3
+        """
+    )
+    pytester.runpytest(*FAST)
+    found = results(hawzu_env)
+    assert statuses(only_execution(hawzu_env)) == dict.fromkeys(found, "SKIPPED")
+    assert found["TCM-1"]["notes"] == "no printer here"
+    assert found["TCM-2"]["notes"] == "needs a card reader"
+    assert found["TCM-3"]["notes"] == "xfail: bug 12: rounding"
+
+
+def test_a_flaky_pass_says_how_many_reruns_it_took(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_flaky="""
+        import pytest
+
+        attempts = []
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_flaky():
+            attempts.append(1)
+            assert len(attempts) == 3, "not yet"
+        """
+    )
+    pytester.runpytest(*FAST, "-p", "rerunfailures", "--reruns=3")
+    result = results(hawzu_env)["TCM-1"]
+    assert result["status"] == "PASSED"
+    assert result["notes"] == "test_flaky.py::test_flaky: final attempt after 2 reruns"
+
+
+# -- phase steps --------------------------------------------------------------------
+
+
+def test_each_phase_is_a_step_with_its_own_status_and_notes(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_phases="""
+        import pytest
+
+        @pytest.fixture
+        def leaky():
+            yield
+            raise RuntimeError("cleanup failed")
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_passes():
+            pass
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_fails():
+            assert 1 == 2
+
+        @pytest.mark.hawzu("TCM-3")
+        def test_teardown_error(leaky):
+            pass
+        """
+    )
+    pytester.runpytest(*FAST)
+    found = results(hawzu_env)
+    passed = ("setup", "PASSED"), ("teardown", "PASSED")
+    assert steps(found["TCM-1"]) == [passed[0], ("call", "PASSED"), passed[1]]
+    assert steps(found["TCM-2"]) == [passed[0], ("call", "FAILED"), passed[1]]
+    assert "assert 1 == 2" in found["TCM-2"]["steps"][1]["notes"]
+    assert "notes" not in found["TCM-2"]["steps"][0]
+    assert steps(found["TCM-3"])[2] == ("teardown", "FAILED")
+    assert "RuntimeError: cleanup failed" in found["TCM-3"]["steps"][2]["notes"]
+
+
+# -- user steps ---------------------------------------------------------------------
+
+USER_STEPS = """
+import pytest
+from pytest_hawzu import hawzu_step as step
+
+@pytest.fixture
+def cart(hawzu_step):
+    with hawzu_step("fill the cart"):
+        pass
+    yield
+    with hawzu_step("empty the cart"):
+        pass
+
+@pytest.mark.hawzu("TCM-1")
+def test_checkout(cart, hawzu_step):
+    with hawzu_step("pay with saved card"):
+        pass
+    with step("see the receipt"):
+        pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_declined(hawzu_step):
+    with hawzu_step("pay with saved card"):
+        pass
+    with step("see the receipt"):
+        raise LookupError("no receipt number")
+    with hawzu_step("never reached"):
+        pass
+
+@pytest.mark.hawzu("TCM-3")
+def test_skipped_inside_a_step():
+    with step("print the invoice"):
+        pytest.skip("no printer")
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_user_steps_are_recorded_in_their_phase(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_shop=USER_STEPS)
+    run = pytester.runpytest(*mode)
+    found = results(hawzu_env)
+    assert steps(found["TCM-1"]) == [
+        ("fill the cart", "PASSED"),
+        ("setup", "PASSED"),
+        ("pay with saved card", "PASSED"),
+        ("see the receipt", "PASSED"),
+        ("call", "PASSED"),
+        ("empty the cart", "PASSED"),
+        ("teardown", "PASSED"),
+    ]
+    assert found["TCM-1"]["status"] == "PASSED"
+    run.assert_outcomes(passed=1, failed=1, skipped=1)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_that_raised_is_failed_and_the_error_goes_on(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_shop=USER_STEPS)
+    pytester.runpytest(*mode)
+    declined = results(hawzu_env)["TCM-2"]
+    assert declined["status"] == "FAILED"
+    assert steps(declined) == [
+        ("setup", "PASSED"),
+        ("pay with saved card", "PASSED"),
+        ("see the receipt", "FAILED"),
+        ("call", "FAILED"),
+        ("teardown", "PASSED"),
+    ]
+    assert declined["steps"][2]["notes"] == "LookupError: no receipt number"
+    # The test failed with the step's own exception: it was re-raised unchanged.
+    assert "test_declined: LookupError: no receipt number\n" in declined["notes"]
+
+
+def test_a_skip_inside_a_step_makes_the_step_skipped(pytester, hawzu_env):
+    pytester.makepyfile(test_shop=USER_STEPS)
+    pytester.runpytest(*FAST)
+    skipped = results(hawzu_env)["TCM-3"]
+    assert skipped["status"] == "SKIPPED"
+    assert ("print the invoice", "SKIPPED") in steps(skipped)
+
+
+def test_steps_only_run_their_block_when_nothing_is_reported(pytester, hawzu_env):
+    pytester.makepyfile(test_shop=USER_STEPS)
+    run = pytester.runpytest(*QUICK)  # no release: no reporting
+    run.assert_outcomes(passed=1, failed=1, skipped=1)
+    run.stdout.fnmatch_lines(["FAILED *::test_declined - LookupError: no receipt number"])
+    assert hawzu_env.executions() == []
+
+
+def test_steps_of_a_rerun_attempt_are_not_kept(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_flaky="""
+        import pytest
+        from pytest_hawzu import hawzu_step
+
+        attempts = []
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_flaky():
+            attempts.append(1)
+            with hawzu_step(f"attempt {len(attempts)}"):
+                assert len(attempts) == 2
+        """
+    )
+    pytester.runpytest(*FAST, "-p", "rerunfailures", "--reruns=1")
+    result = results(hawzu_env)["TCM-1"]
+    assert result["status"] == "PASSED"
+    assert ("attempt 2", "PASSED") in steps(result)
+    assert "attempt 1" not in [name for name, _ in steps(result)]
