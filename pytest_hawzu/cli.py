@@ -15,7 +15,7 @@ from pytest_hawzu import __version__
 from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import DEFAULT_RATE, DEFAULT_TIMEOUT, TOKEN_ENV, check_url
-from pytest_hawzu.startup import Plan, describe, open_execution
+from pytest_hawzu.startup import UNUSABLE_TOKEN, Plan, describe, open_execution, unusable_token
 from pytest_hawzu.throttle import Throttle
 
 USAGE_ERROR = 2
@@ -167,9 +167,11 @@ def _key(value: str | None) -> str | None:
 
 
 def _token() -> str:
-    token = os.environ.get(TOKEN_ENV)
+    token = (os.environ.get(TOKEN_ENV) or "").strip()
     if not token:
         raise CliError(f"{TOKEN_ENV} is not set: export the API token created in Hawzu")
+    if unusable_token(token):
+        raise CliError(UNUSABLE_TOKEN)
     return token
 
 

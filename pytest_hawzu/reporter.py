@@ -27,7 +27,14 @@ from pytest_hawzu.model import Status, TestOutcome
 from pytest_hawzu.outcome import TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import TOKEN_ENV, Settings
-from pytest_hawzu.startup import Plan, StartupError, describe, open_execution
+from pytest_hawzu.startup import (
+    UNUSABLE_TOKEN,
+    Plan,
+    StartupError,
+    describe,
+    open_execution,
+    unusable_token,
+)
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
 from pytest_hawzu.tagger import SCOPE_KEY
@@ -52,11 +59,18 @@ class Reporter:
         self.config = config
         self.sandbox = sandbox
         self.settings = settings
+        # A token copied with a line break around it still works; one with such
+        # characters inside cannot be sent, and requests would quote it in its error.
+        token = (token or "").strip()
         self.token_missing = not token
+        self.token_unusable = unusable_token(token)
         self.abort = threading.Event()
         self.throttle = Throttle(settings.rate)
         self.client = HawzuClient(
-            url, token or "", timeout=settings.timeout, observer=self.throttle.observe
+            url,
+            "" if self.token_unusable else token,
+            timeout=settings.timeout,
+            observer=self.throttle.observe,
         )
         self.retrier = Retrier(
             self.throttle,
@@ -148,6 +162,8 @@ class Reporter:
                 f"{TOKEN_ENV} is not set: export the API token created in Hawzu's web "
                 "interface (results are kept in the journal)"
             )
+        if self.token_unusable:
+            raise StartupError(f"{UNUSABLE_TOKEN} (results are kept in the journal)")
         execution = open_execution(self.client, self.retrier.call, self.plan)
         if self.journal is not None:
             self.journal.execution(execution.id, execution.web_url)

@@ -20,6 +20,7 @@ from pytest_hawzu.client import (
     Release,
 )
 from pytest_hawzu.retry import GaveUp
+from pytest_hawzu.settings import TOKEN_ENV
 
 T = TypeVar("T")
 
@@ -32,6 +33,23 @@ class Call(Protocol):
 
 class StartupError(HawzuError):
     """Reporting cannot start; the message says why and what to do."""
+
+
+# Never quotes the token: the point is that it must not be shown.
+UNUSABLE_TOKEN = (
+    f"{TOKEN_ENV} holds spaces, line breaks or non-ASCII characters, which no API token has: "
+    "copy the token again from Hawzu's web interface"
+)
+
+
+def unusable_token(token: str) -> bool:
+    """Whether `token` (already stripped) cannot be sent as a bearer token.
+
+    requests refuses a header with a line break and quotes the value in its
+    error; http.client cannot encode non-Latin-1 at all. Hawzu tokens are
+    printable ASCII, so anything else is a copy-and-paste accident.
+    """
+    return not all(33 <= ord(c) <= 126 for c in token)
 
 
 @dataclass(frozen=True)

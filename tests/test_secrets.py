@@ -1,0 +1,256 @@
+"""The API token never leaves the Authorization header.
+
+Every failure path runs with requests' and urllib3's debug logging on, shown
+live and also written out record by record, and then stdout, stderr, the log
+records and every file in the spool directory are searched for the token.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_hawzu.client import HawzuClient, HawzuError
+from pytest_hawzu.retry import Retrier, RetryPolicy
+from pytest_hawzu.sandbox import Sandbox
+from pytest_hawzu.startup import Plan, open_execution
+from pytest_hawzu.throttle import Throttle
+from tests.conftest import (
+    DEBUG_LOGS,
+    FAST,
+    QUICK,
+    TOKEN,
+    assert_clean,
+    assert_no_token,
+    only_execution,
+    statuses,
+)
+
+HAWZU = str(Path(sys.executable).with_name("hawzu"))
+
+# Every log record of the session, whatever its level or thread, with its
+# traceback if it has one: more than log_cli shows.
+RECORDER = """
+import logging
+
+class Everything(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.stream = open("records.log", "w")
+
+    def emit(self, record):
+        text = self.format(record)
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.stream.write(repr(record.args) + " " + text + "\\n")
+        self.stream.flush()
+
+handler = Everything()
+
+def pytest_configure(config):
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.DEBUG)
+
+def pytest_unconfigure(config):
+    logging.getLogger().removeHandler(handler)
+    handler.stream.close()
+"""
+
+SUITE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_two():
+    assert 1 == 2
+
+@pytest.mark.hawzu("TCM-999")
+def test_unknown_case():
+    pass
+"""
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def check(
+    pytester: pytest.Pytester, result: Any, token: str = TOKEN, *, connected: bool = True
+) -> None:
+    assert_clean(result)
+    assert_no_token(result, pytester.path / ".hawzu", token=token)
+    records = pytester.path / "records.log"
+    if records.exists():
+        text = records.read_text()
+        assert "127.0.0.1" in text or not connected, "the recorder saw no connection"
+        assert token not in text
+
+
+def session(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> Any:
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(SUITE)
+    runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+    return runner(*FAST, *DEBUG_LOGS, "--hawzu-flush-timeout=3", *args)
+
+
+FAILURES = [
+    pytest.param(lambda sb: None, id="healthy-with-rejection"),
+    pytest.param(lambda sb: sb.fail_next(429, 2, retry_after=0), id="429"),
+    pytest.param(
+        lambda sb: sb.fail_next(429, 1, retry_after="Thu, 01 Jan 1970 00:00:00 GMT"), id="429-date"
+    ),
+    pytest.param(lambda sb: sb.fail_next(500, 2), id="500"),
+    pytest.param(lambda sb: sb.fail_next(503, 2, retry_after=0), id="503"),
+    pytest.param(lambda sb: sb.drop_next(2), id="dropped"),
+    pytest.param(lambda sb: sb.fail_next(400, 1000, path="/results"), id="400"),
+    pytest.param(lambda sb: sb.fail_next(401, 1000, path="/results"), id="401-results"),
+    pytest.param(lambda sb: sb.fail_next(401, 1000), id="401-start"),
+    pytest.param(lambda sb: sb.fail_next(403, 1000, path="/executions"), id="403"),
+    pytest.param(lambda sb: sb.fail_next(404, 1000, path="/results"), id="404"),
+    pytest.param(lambda sb: sb.fail_next(409, 1000, code="RELEASE_LOCKED"), id="409"),
+    pytest.param(lambda sb: sb.fail_next(422, 1000, path="/executions"), id="422"),
+    pytest.param(lambda sb: sb.fail_next(503, 10_000, retry_after=60), id="down"),
+]
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_no_failure_path_shows_the_token(pytester, hawzu_env, failure):
+    failure(hawzu_env)
+    result = session(pytester)
+    check(pytester, result)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_timeouts_do_not_show_the_token(pytester, hawzu_env):
+    hawzu_env.set_latency(0.5)
+    result = session(pytester, "--hawzu-timeout=0.1", "--hawzu-flush-timeout=1")
+    check(pytester, result)
+
+
+def test_an_unreachable_hawzu_does_not_show_the_token(pytester, hawzu_env, monkeypatch):
+    monkeypatch.setenv("HAWZU_URL", f"http://127.0.0.1:{closed_port()}")
+    result = session(pytester, "--hawzu-flush-timeout=1")
+    check(pytester, result)
+    result.stdout.fnmatch_lines(["journal kept: *"])
+
+
+def test_strict_abort_does_not_show_the_token(pytester, hawzu_env):
+    hawzu_env.fail_next(401, 1000)
+    result = session(pytester, "--hawzu-strict")
+    check(pytester, result)
+    assert result.ret != 0
+
+
+def test_a_separate_process_does_not_show_the_token(pytester, hawzu_env):
+    # Output as CI logs capture it: the real stdout and stderr of a pytest process.
+    hawzu_env.fail_next(503, 2)
+    hawzu_env.fail_next(401, 1000, path="/results")
+    result = session(pytester, subprocess=True)
+    check(pytester, result)
+
+
+def test_hawzu_upload_does_not_show_the_token(pytester, hawzu_env):
+    hawzu_env.fail_next(503, 10_000, retry_after=60)
+    session(pytester, "--hawzu-flush-timeout=0.5")
+    hawzu_env.clear_faults()
+    hawzu_env.fail_next(401, 1)
+    refused = pytester.run(HAWZU, "upload", ".hawzu", timeout=120)
+    check(pytester, refused)
+    assert refused.ret == 1
+    delivered = pytester.run(HAWZU, "upload", ".hawzu", timeout=120)
+    check(pytester, delivered)
+    assert delivered.ret == 0
+
+
+# -- tokens that cannot go into a header --------------------------------------------------
+
+# A copied token may carry a line break or an invisible character. requests
+# refuses such a header and quotes it in its error; http.client cannot encode
+# non-Latin-1 at all. Either way the token must not be printed.
+ODD_TOKENS = [
+    pytest.param(TOKEN + "\n", id="trailing-newline"),
+    pytest.param(" " + TOKEN + "\r\n", id="surrounding-whitespace"),
+]
+BAD_TOKENS = [
+    pytest.param(TOKEN[:6] + "\n" + TOKEN[6:], id="inner-newline"),
+    pytest.param(TOKEN[:6] + "\u200b" + TOKEN[6:], id="zero-width-space"),
+    pytest.param(TOKEN[:6] + "\u00e9" + TOKEN[6:], id="non-ascii"),
+    pytest.param(TOKEN[:6] + " " + TOKEN[6:], id="inner-space"),
+]
+
+
+@pytest.mark.parametrize("token", ODD_TOKENS)
+def test_surrounding_whitespace_of_the_token_is_ignored(pytester, hawzu_env, monkeypatch, token):
+    monkeypatch.setenv("HAWZU_API_TOKEN", token)
+    result = session(pytester)
+    check(pytester, result, token=TOKEN)
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_a_token_that_cannot_be_sent_is_one_clear_line(pytester, hawzu_env, monkeypatch, token):
+    monkeypatch.setenv("HAWZU_API_TOKEN", token)
+    result = session(pytester)
+    for part in (TOKEN[:6], TOKEN[6:]):
+        check(pytester, result, token=part, connected=False)
+    result.stdout.fnmatch_lines(["not reported: HAWZU_API_TOKEN *"])
+    assert hawzu_env.requests() == []
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+def test_hawzu_upload_with_a_token_that_cannot_be_sent(pytester, hawzu_env, monkeypatch, token):
+    session(pytester, "--hawzu-flush-timeout=0.5", "--hawzu-url=http://127.0.0.1:9")
+    monkeypatch.setenv("HAWZU_API_TOKEN", token)
+    result = pytester.run(HAWZU, "upload", ".hawzu", "--url", hawzu_env.url, timeout=60)
+    for part in (TOKEN[:6], TOKEN[6:]):
+        check(pytester, result, token=part)
+    assert result.ret == 2
+    assert result.errlines[0].startswith("hawzu: error: HAWZU_API_TOKEN ")
+    assert hawzu_env.requests() == []
+
+
+# -- the objects themselves -------------------------------------------------------------------
+
+
+def test_client_repr_and_error_messages_hold_no_token(hawzu_env):
+    with Sandbox(token="another-token") as other:
+        client = HawzuClient(other.url, TOKEN, timeout=2)
+        assert TOKEN not in repr(client)
+        with pytest.raises(HawzuError) as refused:
+            client.me()
+        client.close()
+    unreachable = HawzuClient(f"http://127.0.0.1:{closed_port()}", TOKEN, timeout=2)
+    with pytest.raises(HawzuError) as transport:
+        unreachable.me()
+    unreachable.close()
+    retrier = Retrier(
+        Throttle(1000), RetryPolicy(max_attempts=2, backoff_base=0), sleep=threading.Event().wait
+    )
+    gone = HawzuClient(f"http://127.0.0.1:{closed_port()}", TOKEN, timeout=2)
+    with pytest.raises(HawzuError) as startup:
+        open_execution(gone, retrier.call, Plan(release="1.4.0", project=None, title="t"))
+    gone.close()
+    for error in (refused.value, transport.value, startup.value):
+        assert TOKEN not in str(error)
+        assert TOKEN not in repr(error)
+        assert all(TOKEN not in str(arg) for arg in error.args)
+
+
+def test_the_sandbox_never_logs_the_authorization_header(pytester, hawzu_env):
+    result = session(pytester, *QUICK)
+    check(pytester, result)
+    for record in hawzu_env.requests():
+        assert "Authorization" not in record.headers
+        assert TOKEN not in repr(record)
