@@ -90,6 +90,8 @@ class Reporter:
             on_attachment=self._attachment_settled,
         )
         self.inbox = Inbox()
+        # Node IDs whose result a `pytest_hawzu_result` hook dropped.
+        self.dropped: set[str] = set()
         self.journal: Journal | None = None
         self.scope: dict[str, list[str]] = {}
         self.scope_known = False
@@ -208,6 +210,7 @@ class Reporter:
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
         kept = self._accept(outcome, report) if report is not None else outcome
         if kept is None:
+            self.dropped.add(outcome.nodeid)
             self.inbox.drop(outcome.nodeid)
             return
         files, warnings = self.inbox.take(outcome.nodeid, kept.case_ids)
@@ -295,7 +298,8 @@ class Reporter:
     def _send_not_executed(self) -> None:
         unfinished = set(self.recorder.unfinished())
         for case_id, nodeids in self.scope.items():
-            if case_id not in self.aggregator:
+            # A case whose tests were all dropped by a hook gets nothing, as asked.
+            if case_id not in self.aggregator and not self.dropped.issuperset(nodeids):
                 running = [n for n in nodeids if n in unfinished]
                 reason = (
                     f"not executed: the run was interrupted while {', '.join(running)} ran"

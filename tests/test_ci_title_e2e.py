@@ -1,0 +1,89 @@
+"""CI metadata end to end: a faked GitHub Actions build names the execution Hawzu receives."""
+
+from __future__ import annotations
+
+import platform
+import re
+
+import pytest
+
+from tests.conftest import FAST, only_execution
+
+SHA = "3f2c1d0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e"
+GITHUB = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_SHA": SHA,
+    "GITHUB_REF_NAME": "main",
+    "GITHUB_RUN_NUMBER": "1234",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": "acme/shop",
+    "GITHUB_RUN_ID": "9001",
+}
+BUILD_URL = "https://github.com/acme/shop/actions/runs/9001"
+
+ONE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+"""
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GITHUB.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.usefixtures("github")
+def test_the_default_title_names_the_branch_commit_and_build(pytester, hawzu_env):
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(*FAST)
+    title = only_execution(hawzu_env)["title"]
+    assert re.fullmatch(
+        r"pytest \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · main@3f2c1d0 · github #1234", title
+    ), title
+
+
+@pytest.mark.usefixtures("github")
+def test_the_description_says_where_the_run_came_from(pytester, hawzu_env):
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(*FAST)
+    lines = only_execution(hawzu_env)["description"].splitlines()
+    assert lines[:5] == [
+        "pytest run on GitHub Actions build #1234",
+        f"Build: {BUILD_URL}",
+        "Branch: main",
+        f"Commit: {SHA}",
+        "Release: 1.4.0",
+    ]
+    assert f"Python: {platform.python_version()}" in lines
+    assert f"pytest: {pytest.__version__}" in lines
+
+
+@pytest.mark.usefixtures("github")
+def test_a_title_template_picks_ci_fields(pytester, hawzu_env):
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(
+        *FAST, "--hawzu-title={provider_name} {build} · {branch} · {commit_short} · {build_url}"
+    )
+    assert only_execution(hawzu_env)["title"] == (
+        f"GitHub Actions 1234 · main · 3f2c1d0 · {BUILD_URL}"
+    )
+
+
+def test_pull_requests_name_the_head_branch(pytester, hawzu_env, monkeypatch):
+    for name, value in {**GITHUB, "GITHUB_REF_NAME": "87/merge", "GITHUB_HEAD_REF": "fix"}.items():
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(*FAST, "--hawzu-title={ref}")
+    assert only_execution(hawzu_env)["title"] == "fix@3f2c1d0"
+
+
+def test_outside_ci_the_title_has_no_ci_part(pytester, hawzu_env):
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(*FAST)
+    execution = only_execution(hawzu_env)
+    assert re.fullmatch(r"pytest \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", execution["title"])
+    assert execution["description"].startswith("pytest run outside CI\n")
