@@ -183,6 +183,31 @@ class Uploader:
 
     def _run(self) -> None:
         try:
+            self._serve()
+        except Exception as exc:
+            # A bug in this plugin, not trouble with Hawzu: it must neither reach
+            # pytest as a thread traceback nor let a result pass for delivered.
+            reason = self._internal_error(exc, self._in_flight)
+            if self.delivery.execution is None and self.delivery.startup_error is None:
+                self.delivery.startup_error = reason
+            self.delivery.stopped = reason
+            self._abort.set()
+            self._give_up_pending(reason)
+            self._opened.set()
+
+    def _internal_error(self, exc: Exception, case_ids: Iterable[str]) -> str:
+        reason = (
+            f"internal error in pytest-hawzu ({type(exc).__name__}: {exc}); the journal "
+            "keeps the results: please report this"
+        )
+        for case_id in case_ids:
+            self.delivery.undelivered[case_id] = reason
+            self.delivery.delivered.pop(case_id, None)
+        self._report(f"Hawzu: {reason}")
+        return reason
+
+    def _serve(self) -> None:
+        try:
             self.delivery.execution = self.opener()
         except HawzuError as exc:
             self.delivery.startup_error = str(exc)
@@ -192,7 +217,8 @@ class Uploader:
         if self.delivery.execution is None:
             return
         while (batch := self._next_batch()) is not None:
-            self._send(batch)
+            if batch:
+                self._send(batch)
             self._send_attachments()
 
     def _next_batch(self) -> list[CaseResult] | None:
@@ -206,7 +232,13 @@ class Uploader:
                 del self._pending[case_id]
             self._oldest = self.clock() if self._pending else None
             self._in_flight = tuple(case_id for case_id, _ in taken)
-        return [result or self.build(case_id) for case_id, result in taken]
+        batch = []
+        for case_id, result in taken:
+            try:
+                batch.append(result or self.build(case_id))
+            except Exception as exc:  # a bug: keep it to this one case
+                self._internal_error(exc, (case_id,))
+        return batch
 
     def _ready(self) -> bool:
         if not self._pending or self._abort.is_set():

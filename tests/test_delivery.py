@@ -577,3 +577,64 @@ def test_user_agent_names_the_plugin_python_and_pytest(pytester, hawzu_env):
     )
     agents = {r.headers.get("User-Agent") for r in hawzu_env.requests()}
     assert agents == {expected}
+
+
+# -- a bug on the sender thread ----------------------------------------------------------------
+
+
+def test_a_crash_on_the_sender_thread_loses_nothing_and_breaks_nothing(pytester, hawzu_env):
+    # Stands in for any bug in the plugin's own code while a batch is built:
+    # combining TCM-2's result raises. No traceback, the exit code is the
+    # tests' own, and nothing is counted as delivered that was not.
+    pytester.makeconftest(
+        """
+        from pytest_hawzu import aggregate
+
+        original = aggregate.combine
+
+        def broken(case_id, tests, notes_limit):
+            if case_id == "TCM-2":
+                raise RuntimeError("simulated bug")
+            return original(case_id, tests, notes_limit)
+
+        def pytest_configure(config):
+            aggregate.combine = broken
+
+        def pytest_unconfigure(config):
+            aggregate.combine = original
+        """
+    )
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*internal error in pytest-hawzu (RuntimeError: simulated bug)*"])
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    # The others still went out; the execution stays open for `hawzu upload`.
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-3": "PASSED"}
+    assert only_execution(hawzu_env)["status"] != "COMPLETED"
+    assert len(journals(pytester)) == 1
+
+
+def test_a_crash_while_sending_keeps_every_result_for_upload(pytester, hawzu_env):
+    pytester.makeconftest(
+        """
+        from pytest_hawzu import client
+
+        original = client.HawzuClient.post_results
+
+        def broken(self, execution_id, results):
+            raise RuntimeError("simulated bug")
+
+        def pytest_configure(config):
+            client.HawzuClient.post_results = broken
+
+        def pytest_unconfigure(config):
+            client.HawzuClient.post_results = original
+        """
+    )
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["not delivered: 3 results (internal error in pytest-hawzu *)"])
+    assert only_execution(hawzu_env)["results"] == {}
+    assert len(journals(pytester)) == 1
