@@ -101,7 +101,7 @@ def session(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> 
     pytester.makeconftest(RECORDER)
     pytester.makepyfile(SUITE)
     runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
-    return runner(*FAST, *DEBUG_LOGS, "--hawzu-flush-timeout=3", *args)
+    return runner(*FAST, *DEBUG_LOGS, "--hawzu-flush-timeout=1", *args)
 
 
 FAILURES = [
