@@ -346,7 +346,9 @@ def test_an_interrupted_run_marks_the_rest_not_executed(pytester, hawzu_env):
     pytester.makepyfile(
         test_stops=STOPS.replace("assert False", "raise KeyboardInterrupt"),
     )
-    result = pytester.runpytest("--hawzu-release=1.4.0", "-p", "no:xdist", no_reraise_ctrlc=True)
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "-p", "no:xdist", "-o", "markers=later", no_reraise_ctrlc=True
+    )
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     execution = only_execution(hawzu_env)
