@@ -12,8 +12,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -327,13 +328,13 @@ class Reporter:
             return False
         return True
 
-    def _close_journal(self, *, delivered: bool) -> Any:
+    def _close_journal(self, *, delivered: bool) -> Path | None:
         if self.journal is None:
             return None
         self.journal.close(delivered=delivered)
         return None if delivered else self.journal.path
 
-    def _progress(self, started: float) -> Any:
+    def _progress(self, started: float) -> Callable[[], None]:
         last = [started]
 
         def tick() -> None:
