@@ -70,21 +70,21 @@ class Attacher:
         """The entries to put on this phase report, adding captured output when due."""
         if self.mode != "none":
             self._captured(item, report)
-        pending = item.stash.get(_PENDING, None)
-        if not pending:
+        if _PENDING not in item.stash:
             return []
+        pending = item.stash[_PENDING]
         del item.stash[_PENDING]
         return pending
 
     def _captured(self, item: pytest.Item, report: pytest.TestReport) -> None:
         # Only flags until teardown: reading captured output costs nothing before then.
-        if report.when == "setup":
-            item.stash[_FAILED] = report.failed  # a new attempt (reruns) starts clean
-        elif report.failed:
-            item.stash[_FAILED] = True
+        if report.when == "setup" and _FAILED in item.stash:
+            del item.stash[_FAILED]  # a new attempt (reruns) starts clean
+        if report.failed:
+            item.stash[_FAILED] = True  # only failures pay for a stash entry
         if report.when != "teardown":
             return
-        if self.mode == "all" or item.stash.get(_FAILED, False):
+        if self.mode == "all" or _FAILED in item.stash:
             # The teardown report holds the sections of all three phases.
             pending = item.stash.setdefault(_PENDING, [])
             for suffix, prefix in CAPTURED:

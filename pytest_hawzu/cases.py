@@ -14,6 +14,7 @@ MARKER_HELP = (
     f'@pytest.mark.{MARKER}("TCM-12")'
 )
 _CASES = pytest.StashKey[tuple[str, ...]]()
+_BAD = pytest.StashKey[list[object]]()  # only on items with a bad marker: rare
 
 
 class HawzuMarkerWarning(UserWarning):
@@ -21,25 +22,29 @@ class HawzuMarkerWarning(UserWarning):
 
 
 def case_ids(item: pytest.Item) -> tuple[str, ...]:
-    """The item's case IDs, resolved once and cached on the item.
+    """The item's case IDs, resolved once (usually at collection) and cached on the item."""
+    stash = item.stash
+    # `in` first: Stash.get pays for a raised KeyError on every miss.
+    if _CASES in stash:
+        return stash[_CASES]
+    ids, bad = _resolve(item)
+    stash[_CASES] = ids
+    if bad:
+        stash[_BAD] = bad
+    return ids
 
-    Called first from `pytest_runtest_setup`, so that a warning about a bad
-    marker is raised where pytest expects warnings (with `-W error` it fails
-    that test's setup, as any other warning would), never inside a report hook.
+
+def warn_if_bad(item: pytest.Item) -> None:
+    """Warn once about a bad marker, from `pytest_runtest_setup`.
+
+    There a warning is where pytest expects warnings: with `-W error` it fails
+    that test's setup, as any other warning would, never a report hook.
     """
-    cached = item.stash.get(_CASES, None)
-    if cached is None:
-        cached, bad = _resolve(item)
-        item.stash[_CASES] = cached
-        if bad:
-            warnings.warn(_bad_message(item, bad), HawzuMarkerWarning, stacklevel=1)
-    return cached
-
-
-def peek(item: pytest.Item) -> tuple[str, ...]:
-    """Like `case_ids`, without warnings: for planning the scope at collection."""
-    cached = item.stash.get(_CASES, None)
-    return cached if cached is not None else _resolve(item)[0]
+    case_ids(item)
+    if _BAD in item.stash:
+        bad = item.stash[_BAD]
+        del item.stash[_BAD]
+        warnings.warn(_bad_message(item, bad), HawzuMarkerWarning, stacklevel=1)
 
 
 def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], list[object]]:
@@ -50,7 +55,9 @@ def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], list[object]]:
     bad = [v for v in values if not is_case_id(v)] if values else [None]
     if bad:
         return (), bad
-    return tuple(dict.fromkeys(values)), []
+    unique = tuple(dict.fromkeys(values))
+    # Reuse the marker's own tuple when it is already right: one less object per test.
+    return (values if unique == values else unique), []
 
 
 def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:
@@ -69,12 +76,7 @@ def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:
 
 def is_case_id(value: object) -> bool:
     """Any non-empty string of printable characters without whitespace."""
-    return (
-        isinstance(value, str)
-        and bool(value)
-        and value.isprintable()
-        and not any(c.isspace() for c in value)
-    )
+    return isinstance(value, str) and value.isprintable() and value.split() == [value]
 
 
 def _bad_message(item: pytest.Item, bad: Iterable[object]) -> str:

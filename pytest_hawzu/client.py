@@ -11,14 +11,16 @@ import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
-import requests
 
 from pytest_hawzu import __version__
 from pytest_hawzu.model import CaseResult, Rejection, Status
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_URL = "https://api.hawzu.com"
 API_PREFIX = "/api/v1"
@@ -182,6 +184,10 @@ class HawzuClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.observer = observer
+        # Imported here: a pytest run that does not report never pays for requests.
+        import requests
+
+        self._request_error = requests.RequestException
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json"
@@ -302,7 +308,7 @@ class HawzuClient:
                 files=files,
                 timeout=self.timeout,
             )
-        except requests.RequestException as exc:
+        except self._request_error as exc:
             # requests' messages carry the URL but never our headers; stay safe anyway.
             raise TransportError(
                 self._redact(f"{method} {path}: {type(exc).__name__}: {exc}")

@@ -24,13 +24,14 @@ from pytest_hawzu.attachments import Attachment
 from pytest_hawzu.model import TestOutcome
 
 VERSION = 1
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 SUFFIX = ".jsonl"
 
 
 class Journal:
     """Appends records to one journal file; removes it once everything was delivered."""
 
-    def __init__(self, path: Path, stream: IO[str]) -> None:
+    def __init__(self, path: Path, stream: IO[bytes]) -> None:
         self.path = path
         self._stream = stream
         # The sender thread writes too (attachments it settled).
@@ -41,7 +42,7 @@ class Journal:
         spool_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         path = spool_dir / f"run-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
-        journal = cls(path, path.open("x", encoding="utf-8"))
+        journal = cls(path, path.open("xb", buffering=0))
         journal.write({"type": "session", "version": VERSION, **header})
         return journal
 
@@ -49,12 +50,13 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
     def write(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"
+        # One write(2) per record, straight to the OS: nothing waits in a Python
+        # buffer for a kill -9 to lose, and no flush call on top.
+        line = (_ENCODE(record) + "\n").encode()
         with self._lock:
             if self._stream.closed:
                 return  # a sender thread that outlived the session's end
-            self._stream.write(line)
-            self._stream.flush()
+            os.write(self._stream.fileno(), line)
 
     def test(self, outcome: TestOutcome) -> None:
         self.write({"type": "test", **outcome.to_json()})

@@ -7,31 +7,41 @@ assignments; notes are built only for failures and skips.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from pytest_hawzu import notes
-from pytest_hawzu.model import Status, Step, TestOutcome
+from pytest_hawzu.model import PASSED_PHASES, Status, Step, TestOutcome
 from pytest_hawzu.status import StatusTable
 
 PHASE_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
-# A plain passing test has these steps; sharing one tuple keeps memory flat.
-PASSED_PHASES = tuple(Step(phase, Status.PASSED) for phase in ("setup", "call", "teardown"))
+_PASSED_STEP = {step.name: step for step in PASSED_PHASES}
 SUBTEST_REPORTS = frozenset({"SubtestReport", "SubTestReport"})
 
 
-@dataclass
 class _Running:
     """What is known of a test between its setup and teardown reports."""
 
-    case_ids: tuple[str, ...]
-    outcome: str = "passed"
-    notes: list[str] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
-    duration: float = 0.0
-    started_at: float | None = None
-    reruns: int = 0
-    plain: bool = True
+    __slots__ = (
+        "case_ids",
+        "duration",
+        "notes",
+        "outcome",
+        "plain",
+        "reruns",
+        "started_at",
+        "steps",
+    )
+
+    def __init__(self, case_ids: tuple[str, ...], reruns: int = 0) -> None:
+        self.case_ids = case_ids
+        self.outcome = "passed"
+        self.notes: list[str] = []
+        self.steps: list[Step] = []
+        self.duration = 0.0
+        self.started_at: float | None = None
+        self.reruns = reruns
+        self.plain = True
 
 
 class TestRecorder:
@@ -44,7 +54,9 @@ class TestRecorder:
         self.notes_limit = notes_limit
         self._running: dict[str, _Running] = {}
 
-    def add(self, report: Any, case_ids: tuple[str, ...]) -> TestOutcome | None:
+    def add(
+        self, report: Any, case_ids: tuple[str, ...], user_steps: Sequence[Any] = ()
+    ) -> TestOutcome | None:
         """Take one report; return the test's outcome once its teardown arrived."""
         nodeid: str = report.nodeid
         state = self._running.get(nodeid)
@@ -60,6 +72,10 @@ class TestRecorder:
             if report.when == "teardown":
                 self._running[nodeid] = _Running(case_ids, reruns=state.reruns + 1)
             return None
+        # A phase's user steps come before the phase's own step, in the order they ended.
+        for step in user_steps:
+            state.plain = False
+            state.steps.append(Step.from_json(step))
         if report.when == "setup":
             state.started_at = report.start
             self._setup(state, report)
@@ -81,7 +97,6 @@ class TestRecorder:
         return self._finish(report, state)
 
     def _setup(self, state: _Running, report: Any) -> None:
-        self._user_steps(state, report)
         if report.failed:
             state.outcome = "setup_error"
             state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "setup"))
@@ -91,7 +106,6 @@ class TestRecorder:
         self._step(state, "setup", report)
 
     def _call(self, state: _Running, report: Any) -> None:
-        self._user_steps(state, report)
         if type(report).__name__ in SUBTEST_REPORTS:
             if report.failed:
                 state.outcome = "failed"
@@ -111,7 +125,6 @@ class TestRecorder:
         self._step(state, "call", report)
 
     def _teardown(self, state: _Running, report: Any) -> None:
-        self._user_steps(state, report)
         if report.failed:
             if state.outcome in ("passed", "xpass"):
                 state.outcome = "teardown_error"
@@ -120,17 +133,11 @@ class TestRecorder:
 
     def _step(self, state: _Running, name: str, report: Any) -> None:
         status = PHASE_STATUS.get(report.outcome, Status.FAILED)
-        if status is not Status.PASSED:
-            state.plain = False
-        text = state.notes[-1] if status is not Status.PASSED and state.notes else ""
-        state.steps.append(Step(name, status, text))
-
-    def _user_steps(self, state: _Running, report: Any) -> None:
-        # A phase's user steps come before the phase's own step, in the order they ended.
-        extra = getattr(report, "hawzu", None)
-        for step in (extra or {}).get("steps", ()):
-            state.plain = False
-            state.steps.append(Step.from_json(step))
+        if status is Status.PASSED:
+            state.steps.append(_PASSED_STEP[name])  # shared: no allocation per test
+            return
+        state.plain = False
+        state.steps.append(Step(name, status, state.notes[-1] if state.notes else ""))
 
     def _finish(self, report: Any, state: _Running) -> TestOutcome:
         if state.reruns:

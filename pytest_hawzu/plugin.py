@@ -12,7 +12,6 @@ import pytest
 
 from pytest_hawzu import cases, settings, steps, title
 from pytest_hawzu.attachments import ATTACHER, Attacher, Source
-from pytest_hawzu.reporter import Reporter
 from pytest_hawzu.tagger import Tagger
 
 if TYPE_CHECKING:
@@ -48,6 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         config.pluginmanager.register(Tagger(config), "hawzu-tagger")
         return
+    # Only the reporting process loads the reporter (and through it, HTTP).
+    from pytest_hawzu.reporter import Reporter
+
     url, token = _target(config, s)
     reporter = Reporter(config, s, url, token, sandbox=config.stash.get(SANDBOX, None))
     config.pluginmanager.register(reporter, "hawzu-reporter")

@@ -38,7 +38,7 @@ from pytest_hawzu.startup import (
 )
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
-from pytest_hawzu.tagger import SCOPE_KEY
+from pytest_hawzu.tagger import SCOPE_KEY, read_tag
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 
@@ -191,13 +191,14 @@ class Reporter:
         scope = getattr(report, SCOPE_KEY, None)
         if isinstance(scope, dict):  # a worker's first report (see Tagger)
             self.add_scope(scope)
-        extra = getattr(report, "hawzu", None)
-        if extra is None:
+        tag = read_tag(report)
+        if tag is None:
             self._unmarked(report)
             return
-        if "attachments" in extra:
-            self.inbox.add(report.nodeid, extra["attachments"])
-        outcome = self.recorder.add(report, tuple(extra["cases"]))
+        case_ids, extras = tag
+        if "attachments" in extras:
+            self.inbox.add(report.nodeid, extras["attachments"])
+        outcome = self.recorder.add(report, case_ids, extras.get("steps", ()))
         if outcome is not None:
             self.record(outcome, report)
 

@@ -17,6 +17,8 @@ from pytest_hawzu import cases
 from pytest_hawzu.attachments import ATTACHER
 
 SCOPE_KEY = "hawzu_scope"
+TAG = "hawzu"  # the report attribute; JSON-safe, so xdist carries it as it is
+_NO_EXTRAS: dict[str, Any] = {}
 PLUGIN_NAME = "hawzu-tagger"
 _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 # The item whose protocol is running, so that the module-level `hawzu_step` needs
@@ -39,7 +41,7 @@ class Tagger:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        cases.case_ids(item)
+        cases.warn_if_bad(item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
@@ -57,19 +59,10 @@ class Tagger:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         ids = cases.case_ids(item)
-        # Steps and attachments go on the report of the phase they ended in.
-        steps = item.stash.get(_STEPS, None)
-        if steps is not None:
-            del item.stash[_STEPS]
         if ids:
-            tag: dict[str, Any] = {"cases": list(ids)}
-            if steps:
-                tag["steps"] = steps
-            attacher = self.config.stash.get(ATTACHER, None)
-            files = attacher.collect(item, report) if attacher is not None else None
-            if files:
-                tag["attachments"] = files
-            report.hawzu = tag  # type: ignore[attr-defined]
+            setattr(report, TAG, self._tag(item, ids, report))
+        elif _STEPS in item.stash:
+            del item.stash[_STEPS]
         if self._unsent_scope is not None:
             # A worker's output arrives only when it shuts down cleanly; a worker
             # that crashes or is torn down by Ctrl-C never sends it. Its first
@@ -77,6 +70,26 @@ class Tagger:
             setattr(report, SCOPE_KEY, self._unsent_scope)
             self._unsent_scope = None
         return report
+
+    def _tag(self, item: pytest.Item, ids: tuple[str, ...], report: Any) -> Any:
+        """What the controller needs from this report (see `read_tag`)."""
+        extra: dict[str, Any] = {}
+        if _STEPS in item.stash:
+            extra["steps"] = item.stash[_STEPS]
+            del item.stash[_STEPS]
+        attacher = self.attacher
+        files = attacher.collect(item, report) if attacher is not None else None
+        if files:
+            extra["attachments"] = files
+        if not extra:
+            # The common case: the item's own tuple of case IDs, shared by all of
+            # its reports, which pytest's terminal reporter keeps to the end.
+            return ids
+        return {"cases": list(ids), **extra}
+
+    @property
+    def attacher(self) -> Any:
+        return self.config.stash.get(ATTACHER, None)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         scope = plan_scope(session.items)
@@ -93,9 +106,23 @@ def plan_scope(items: Sequence[pytest.Item]) -> dict[str, list[str]]:
     """Case ID to node IDs for every selected test: what the execution should cover."""
     scope: dict[str, list[str]] = {}
     for item in items:
-        for case_id in cases.peek(item):
+        for case_id in cases.case_ids(item):
             scope.setdefault(case_id, []).append(item.nodeid)
     return scope
+
+
+def read_tag(report: Any) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+    """Case IDs and extras from a report's tag; None for a test without cases.
+
+    A tag is the case IDs alone (a tuple, or a list once xdist has carried it),
+    or a dict with them under "cases" and the phase's steps and attachments.
+    """
+    tag = getattr(report, TAG, None)
+    if tag is None:
+        return None
+    if isinstance(tag, dict):
+        return tuple(tag["cases"]), tag
+    return (tag if isinstance(tag, tuple) else tuple(tag)), _NO_EXTRAS
 
 
 def record_step(item: pytest.Item, step: dict[str, Any]) -> None:
