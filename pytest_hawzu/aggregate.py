@@ -15,18 +15,29 @@ from pytest_hawzu.model import SEVERITY, CaseResult, Status, Step, TestOutcome, 
 
 
 class Aggregator:
-    """Outcomes per case. Shared by pytest's thread (add) and the sender (result)."""
+    """Outcomes per case. Shared by pytest's thread (add) and the sender (result).
+
+    Most cases have one test, so a case holds its outcome as it is and becomes
+    a list only when a second test arrives: the per-case cost stays one slot.
+    """
 
     def __init__(self, notes_limit: int) -> None:
         self.notes_limit = notes_limit
         self.lock = threading.Lock()
-        self._cases: dict[str, list[TestOutcome]] = {}
+        self._cases: dict[str, TestOutcome | list[TestOutcome]] = {}
 
     def add(self, outcome: TestOutcome) -> tuple[str, ...]:
         """Record a finished test; return the case IDs whose result changed."""
+        cases = self._cases
         with self.lock:
             for case_id in outcome.case_ids:
-                self._cases.setdefault(case_id, []).append(outcome)
+                held = cases.get(case_id)
+                if held is None:
+                    cases[case_id] = outcome
+                elif isinstance(held, list):
+                    held.append(outcome)
+                else:
+                    cases[case_id] = [held, outcome]
         return outcome.case_ids
 
     def __contains__(self, case_id: str) -> bool:
@@ -41,12 +52,15 @@ class Aggregator:
 
     def result(self, case_id: str) -> CaseResult:
         with self.lock:
-            tests = list(self._cases[case_id])
+            held = self._cases[case_id]
+            tests = list(held) if isinstance(held, list) else [held]
         return combine(case_id, tests, self.notes_limit)
 
 
 def combine(case_id: str, tests: list[TestOutcome], notes_limit: int) -> CaseResult:
     """The one result of a case from the outcomes of its tests."""
+    if len(tests) == 1:
+        return _single(case_id, tests[0], notes_limit)
     status = Status.NOT_EXECUTED
     for test in tests:
         status = worst(status, test.status)
@@ -59,9 +73,24 @@ def combine(case_id: str, tests: list[TestOutcome], notes_limit: int) -> CaseRes
         duration_ms=round(sum(t.duration for t in tests) * 1000),
         started_at=min(starts) if starts else None,
         finished_at=max(ends) if ends else None,
-        steps=tests[0].steps if len(tests) == 1 else tuple(_test_step(t) for t in tests),
+        steps=tuple(_test_step(t) for t in tests),
         nodeids=tuple(t.nodeid for t in tests),
         worker=tests[-1].worker,
+    )
+
+
+def _single(case_id: str, test: TestOutcome, notes_limit: int) -> CaseResult:
+    """The usual case, one test, without the bookkeeping of a combination."""
+    return CaseResult(
+        case_id=case_id,
+        status=test.status,
+        notes=notes.trim_tail(test.notes, notes_limit) if test.notes else "",
+        duration_ms=round(test.duration * 1000),
+        started_at=test.started_at,
+        finished_at=test.finished_at,
+        steps=test.steps,
+        nodeids=(test.nodeid,),
+        worker=test.worker,
     )
 
 

@@ -72,7 +72,7 @@ class Journal:
         self.write({"type": "execution", "id": execution_id, "web_url": web_url})
 
     def scope(self, cases: Mapping[str, Sequence[str]]) -> None:
-        self.write({"type": "scope", "cases": {k: list(v) for k, v in cases.items()}})
+        self.write({"type": "scope", "cases": cases})
 
     def close(self, *, delivered: bool) -> None:
         if self._stream.closed:
@@ -131,7 +131,9 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
     elif kind == "test":
         contents.outcomes.append(TestOutcome.from_json(record))
     elif kind == "scope":
-        contents.scope.update(record.get("cases", {}))
+        # Scope comes in chunks; one case's tests may span two of them.
+        for case_id, nodeids in record.get("cases", {}).items():
+            contents.scope.setdefault(str(case_id), []).extend(str(n) for n in nodeids)
     elif kind == "end":
         contents.ended = True
     elif kind == "attachment":

@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     url, token = _target(config, s)
     reporter = Reporter(config, s, url, token, sandbox=config.stash.get(SANDBOX, None))
     config.pluginmanager.register(reporter, "hawzu-reporter")
-    config.pluginmanager.register(Tagger(config, reporter.scope_planned), "hawzu-tagger")
+    config.pluginmanager.register(Tagger(config, reporter.items_planned), "hawzu-tagger")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_hawzu.xdist_support import XdistHooks
 

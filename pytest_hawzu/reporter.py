@@ -22,6 +22,7 @@ import pytest
 from pytest_hawzu import ci, title
 from pytest_hawzu.aggregate import Aggregator, not_executed
 from pytest_hawzu.attachments import Attachment, Inbox
+from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.journal import Journal
 from pytest_hawzu.model import Status, TestOutcome
@@ -38,12 +39,13 @@ from pytest_hawzu.startup import (
 )
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
-from pytest_hawzu.tagger import SCOPE_KEY, read_tag
+from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 
 PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
 STRICT_EXIT = pytest.ExitCode.USAGE_ERROR
+SCOPE_CHUNK = 1000  # tests per scope line in the journal
 
 
 class Reporter:
@@ -94,6 +96,9 @@ class Reporter:
         # Node IDs whose result a `pytest_hawzu_result` hook dropped.
         self.dropped: set[str] = set()
         self.journal: Journal | None = None
+        # Selected tests per case: the items themselves without xdist, else
+        # what the workers said.
+        self.items: Sequence[pytest.Item] | None = None
         self.scope: dict[str, list[str]] = {}
         self.scope_known = False
         self.crashed: list[Any] = []
@@ -174,9 +179,17 @@ class Reporter:
 
     # -- per test: record and enqueue only ----------------------------------
 
-    def scope_planned(self, scope: Mapping[str, Sequence[str]]) -> None:
-        """The selected tests of this process's collection (no xdist)."""
-        self.add_scope(scope)
+    def items_planned(self, items: Sequence[pytest.Item]) -> None:
+        """The selected tests, when collection happened in this process (no xdist)."""
+        self.items = items
+        self.scope_known = True
+        if self.journal is None or self.settings.shared:
+            return
+        # In chunks, so that a large suite's scope never sits in memory whole.
+        for start in range(0, len(items), SCOPE_CHUNK):
+            chunk = plan_scope(items[start : start + SCOPE_CHUNK])
+            if chunk:
+                self.journal.scope(chunk)
 
     def add_scope(self, scope: Mapping[str, Sequence[str]]) -> None:
         """Selected tests per case, from this process or from any xdist worker."""
@@ -280,6 +293,8 @@ class Reporter:
         self.client.close()
 
     def _resolve_crashes(self) -> None:
+        if not self.crashed:
+            return
         by_test: dict[str, list[str]] = {}
         for case_id, nodeids in self.scope.items():
             for nodeid in nodeids:
@@ -297,11 +312,22 @@ class Reporter:
                     "Hawzu cases its tests cover; it and the tests that never ran are not reported"
                 )
 
+    def _unreached(self) -> dict[str, list[str]]:
+        """Cases in scope without any result, with their tests."""
+        if self.items is None:
+            return {c: n for c, n in self.scope.items() if c not in self.aggregator}
+        unreached: dict[str, list[str]] = {}
+        for item in self.items:
+            for case_id in case_ids(item):
+                if case_id not in self.aggregator:
+                    unreached.setdefault(case_id, []).append(item.nodeid)
+        return unreached
+
     def _send_not_executed(self) -> None:
         unfinished = set(self.recorder.unfinished())
-        for case_id, nodeids in self.scope.items():
+        for case_id, nodeids in self._unreached().items():
             # A case whose tests were all dropped by a hook gets nothing, as asked.
-            if case_id not in self.aggregator and not self.dropped.issuperset(nodeids):
+            if not self.dropped.issuperset(nodeids):
                 running = [n for n in nodeids if n in unfinished]
                 reason = (
                     f"not executed: the run was interrupted while {', '.join(running)} ran"

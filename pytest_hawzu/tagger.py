@@ -7,7 +7,7 @@ attachments (see `attachments.py`) touch the disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -33,10 +33,10 @@ class Tagger:
     def __init__(
         self,
         config: pytest.Config,
-        on_scope: Callable[[Mapping[str, Sequence[str]]], None] | None = None,
+        on_items: Callable[[Sequence[pytest.Item]], None] | None = None,
     ) -> None:
         self.config = config
-        self.on_scope = on_scope
+        self.on_items = on_items
         self._unsent_scope: dict[str, list[str]] | None = None
 
     @pytest.hookimpl(tryfirst=True)
@@ -92,14 +92,16 @@ class Tagger:
         return self.config.stash.get(ATTACHER, None)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        scope = plan_scope(session.items)
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             # Reaches the controller when this worker shuts down.
+            scope = plan_scope(session.items)
             workeroutput[SCOPE_KEY] = scope
             self._unsent_scope = scope
-        elif self.on_scope is not None:
-            self.on_scope(scope)
+        elif self.on_items is not None:
+            # The reporter is in this process: it reads the items themselves
+            # when it needs them, rather than holding a copy for the whole run.
+            self.on_items(session.items)
 
 
 def plan_scope(items: Sequence[pytest.Item]) -> dict[str, list[str]]:
