@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from pytest_hawzu.attachments import Attachment, AttachmentQueue, send
 from pytest_hawzu.client import (
@@ -227,7 +228,8 @@ class Uploader:
                 if (self._finishing and not self._pending) or self._abort.is_set():
                     return None
                 self._cond.wait(self._wait_time())
-            taken = list(self._pending.items())[: self.batch_size]
+            # islice: a backlog of many thousands must not be copied per batch.
+            taken = list(islice(self._pending.items(), self.batch_size))
             for case_id, _ in taken:
                 del self._pending[case_id]
             self._oldest = self.clock() if self._pending else None

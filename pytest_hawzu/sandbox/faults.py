@@ -183,11 +183,14 @@ class RateLimiter:
         return bucket
 
     def _limit_headers(self, bucket: _Bucket, now: float, rate: float) -> dict[str, str]:
-        full_at = now + (self.capacity - bucket.tokens) / rate
+        # Reset is when the next request will be let through: for a token bucket
+        # that is the next whole token, not the moment the bucket is full again,
+        # which would keep a client that waits for it idle for no reason.
+        next_at = now + max(0.0, 1.0 - bucket.tokens) / rate
         return {
             "X-RateLimit-Limit": str(math.floor(self.capacity)),
             "X-RateLimit-Remaining": str(math.floor(bucket.tokens)),
-            "X-RateLimit-Reset": str(math.ceil(full_at)),
+            "X-RateLimit-Reset": str(math.ceil(next_at)),
         }
 
     def _retry_after(self, bucket: _Bucket, now: float, rate: float) -> dict[str, str]:
