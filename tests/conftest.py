@@ -9,12 +9,33 @@ from typing import Any
 import pytest
 
 from pytest_hawzu.sandbox import Sandbox
+from tests.sandbox_helpers import Api
 
 TOKEN = "s3cr3t-token-for-tests-only"
 
 # Environment that would change what a session reports: cleared for every test.
 HAWZU_VARS = [v for v in os.environ if v.startswith("HAWZU_")]
 CI_VARS = ["GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "CIRCLECI", "TF_BUILD", "BUILDKITE"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Sandbox]:
+    """One sandbox per module for the sandbox's own tests; `sb` resets it per test."""
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sb(server: Sandbox) -> Sandbox:
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def api(sb: Sandbox) -> Iterator[Api]:
+    client = Api(sb)
+    yield client
+    client.close()
 
 
 @pytest.fixture

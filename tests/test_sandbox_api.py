@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from sandbox_helpers import Api, error_of
 
 from pytest_hawzu.sandbox import Sandbox
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sb(server: Sandbox) -> Sandbox:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def api(sb: Sandbox) -> Iterator[Api]:
-    client = Api(sb)
-    yield client
-    client.close()
-
 
 # -- authentication -----------------------------------------------------------
 

@@ -15,25 +15,6 @@ from pytest_hawzu.sandbox import Sandbox
 TEN_MIB = 10 * 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sb(server: Sandbox) -> Sandbox:
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def api(sb: Sandbox) -> Iterator[Api]:
-    client = Api(sb)
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def execution_id(api: Api) -> str:
     return str(api.new_execution()["id"])
