@@ -25,6 +25,11 @@ POLL_INTERVAL = 0.05
 class _Handler(WSGIRequestHandler):
     """werkzeug's handler, minus the access log, and closing dropped connections."""
 
+    # Keep-alive, as Hawzu itself offers: a client reuses its connection, and
+    # the sandbox measures like the real service rather than like a new TCP
+    # handshake per request.
+    protocol_version = "HTTP/1.1"
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
