@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -13,11 +13,8 @@ MARKER_HELP = (
     f"{MARKER}(*case_ids): report this test's result to these Hawzu test cases, e.g. "
     f'@pytest.mark.{MARKER}("TCM-12")'
 )
-# One map per session, keyed by node ID: a new entry in every item's own stash
-# would cost each item a dictionary of its own.
-T = TypeVar("T")
-_CASES = pytest.StashKey[dict[str, tuple[str, ...]]]()
-_BAD = pytest.StashKey[dict[str, list[object]]]()  # only items with a bad marker
+_CASES = pytest.StashKey[tuple[str, ...]]()
+_BAD = pytest.StashKey[list[object]]()  # only on items with a bad marker: rare
 
 
 class HawzuMarkerWarning(UserWarning):
@@ -25,14 +22,15 @@ class HawzuMarkerWarning(UserWarning):
 
 
 def case_ids(item: pytest.Item) -> tuple[str, ...]:
-    """The item's case IDs, resolved once (usually at collection) and cached."""
-    cache = _map(item.config, _CASES)
-    ids = cache.get(item.nodeid)
-    if ids is None:
-        ids, bad = _resolve(item)
-        cache[item.nodeid] = ids
-        if bad:
-            _map(item.config, _BAD)[item.nodeid] = bad
+    """The item's case IDs, resolved once (usually at collection) and cached on the item."""
+    stash = item.stash
+    # `in` first: Stash.get pays for a raised KeyError on every miss.
+    if _CASES in stash:
+        return stash[_CASES]
+    ids, bad = _resolve(item)
+    stash[_CASES] = ids
+    if bad:
+        stash[_BAD] = bad
     return ids
 
 
@@ -43,16 +41,10 @@ def warn_if_bad(item: pytest.Item) -> None:
     that test's setup, as any other warning would, never a report hook.
     """
     case_ids(item)
-    bad = _map(item.config, _BAD).pop(item.nodeid, None)
-    if bad:
+    if _BAD in item.stash:
+        bad = item.stash[_BAD]
+        del item.stash[_BAD]
         warnings.warn(_bad_message(item, bad), HawzuMarkerWarning, stacklevel=1)
-
-
-def _map(config: pytest.Config, key: pytest.StashKey[dict[str, T]]) -> dict[str, T]:
-    stash = config.stash
-    if key not in stash:
-        stash[key] = {}
-    return stash[key]
 
 
 def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], list[object]]:
