@@ -201,6 +201,14 @@ class HawzuClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json"
+        # requests reads the proxy and CA bundle variables on every request, and
+        # lets a ~/.netrc entry replace the bearer token. Read them once, here,
+        # for the one host we talk to, and ignore .netrc.
+        found = self._session.merge_environment_settings(self.url, {}, None, None, None)
+        self._session.proxies = found["proxies"]
+        self._session.verify = found["verify"]
+        self._session.cert = found["cert"]
+        self._session.trust_env = False
         self._token = token
 
     def __repr__(self) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 from sandbox_helpers import Api, error_of
@@ -372,3 +376,50 @@ def test_completing_in_a_paused_release_is_allowed(sb: Sandbox, api: Api) -> Non
     sb.set_release_status("rel_7", "PAUSED")
     response = api.patch(f"/executions/{execution_id}", json={"status": "COMPLETED"})
     assert response.status_code == 200
+
+
+# -- keep-alive ---------------------------------------------------------------
+
+
+def _connection(sb: Sandbox) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection(urlsplit(sb.url).netloc, timeout=5)
+
+
+def test_connections_are_kept_alive(sb: Sandbox) -> None:
+    conn = _connection(sb)
+    auth = {"Authorization": f"Bearer {sb.token}"}
+    conn.request("GET", "/api/v1/me", headers=auth)
+    first = conn.getresponse()
+    first.read()
+    sock = conn.sock
+    assert first.getheader("Connection") != "close"
+    assert sock is not None  # http.client drops the socket of a closing response
+    conn.request("GET", "/api/v1/me", headers=auth)
+    second = conn.getresponse()
+    second.read()
+    assert second.status == 200
+    assert conn.sock is sock
+    conn.close()
+
+
+def test_a_body_the_sandbox_did_not_read_does_not_spoil_the_next_request(sb: Sandbox) -> None:
+    # Refused before routing: the app never reads the body, the server must.
+    conn = _connection(sb)
+    conn.request("POST", "/api/v1/executions", body=b'{"release_id": "x"}' * 100)
+    refused = conn.getresponse()
+    refused.read()
+    assert refused.status == 401
+    conn.request("GET", "/api/v1/me", headers={"Authorization": f"Bearer {sb.token}"})
+    after = conn.getresponse()
+    assert after.status == 200
+    assert json.loads(after.read())["name"]
+    conn.close()
+
+
+def test_the_client_closing_its_connection_is_honoured(sb: Sandbox) -> None:
+    conn = _connection(sb)
+    conn.request("GET", "/api/v1/me", headers={"Connection": "close"})
+    response = conn.getresponse()
+    response.read()
+    assert response.getheader("Connection") == "close"
+    conn.close()

@@ -144,6 +144,7 @@ def _record(
         wall_time=arrived[1],
         idempotency_key=request.headers.get("Idempotency-Key"),
         headers=safe_headers(request.headers.items()),
+        client=f"{request.remote_addr}:{request.environ.get('REMOTE_PORT', '')}",
         query=request.query_string.decode("latin-1"),
         fault=fault.kind if fault else None,
     )

@@ -30,6 +30,7 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)
     query: str = ""
     fault: str | None = None  # "fail" or "drop" when an injected fault answered
+    client: str = ""  # "address:port" the request came from: one per connection
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
 from pytest_hawzu.sandbox.admin import Admin
 from pytest_hawzu.sandbox.app import SandboxApp
 from pytest_hawzu.sandbox.faults import Fault, FaultPlan, RateLimiter, RetryAfterStyle
+from pytest_hawzu.sandbox.httpd import WSGIServer, make_server
 from pytest_hawzu.sandbox.records import RequestLog, RequestRecord
 from pytest_hawzu.sandbox.store import DEFAULT_PROJECT, Store
 
@@ -20,29 +19,6 @@ DEFAULT_TOKEN = "sandbox-token"
 # stop() waits up to one poll for the serving loop to notice; keep it short so
 # that a test suite starting many sandboxes does not crawl.
 POLL_INTERVAL = 0.05
-
-
-class _Handler(WSGIRequestHandler):
-    """werkzeug's handler, minus the access log, and closing dropped connections."""
-
-    # Keep-alive, as Hawzu itself offers: a client reuses its connection, and
-    # the sandbox measures like the real service rather than like a new TCP
-    # handshake per request.
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
-        # Without this the handler would wait for another request on a
-        # connection the client still believes is waiting for an answer.
-        self.close_connection = True
-
-
-class _LoggingHandler(_Handler):
-    """For a sandbox a person watches: werkzeug's access log, which never shows headers."""
-
-    log_request = WSGIRequestHandler.log_request
 
 
 class Sandbox:
@@ -92,7 +68,7 @@ class Sandbox:
             admin=admin,
             sleep=sleep,
         )
-        self._server: BaseWSGIServer | None = None
+        self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -104,8 +80,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self._server is not None:
             raise RuntimeError("the sandbox is already running")
-        handler = _LoggingHandler if self._access_log else _Handler
-        server = make_server(self.host, self.port, self.app, threaded=True, request_handler=handler)
+        server = make_server(self.host, self.port, self.app, access_log=self._access_log)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

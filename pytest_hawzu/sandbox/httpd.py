@@ -1,0 +1,126 @@
+"""The sandbox's HTTP/1.1 server: a threaded http.server that speaks WSGI and keeps alive.
+
+werkzeug's development server answers every request with "Connection: close",
+so each request would cost a client a new TCP connection, which Hawzu itself
+does not. The sandbox's app is small and buffered, so a WSGI bridge is short:
+read the whole body, call the app, answer with a Content-Length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes, urlsplit
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+# An idle kept-alive connection holds a thread; let it go eventually.
+IDLE_TIMEOUT = 30.0
+
+
+class WSGIServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], app: WSGIApplication, handler: type[Handler]
+    ) -> None:
+        super().__init__(address, handler)
+        self.app = app
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One WSGI call per request; quiet unless told to log."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    # Headers and body leave in two writes; with Nagle's algorithm the body
+    # would wait for the client's delayed ACK, some 40 ms per answer.
+    disable_nagle_algorithm = True
+    server: WSGIServer
+    access_log = False
+
+    def handle(self) -> None:
+        # A client that timed out or hung up is the point of many tests, not an error.
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            super().handle()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        # Reading every body, whatever the app does with it, keeps the next
+        # request on this connection parseable.
+        body = self.rfile.read(length) if length > 0 else b""
+        answer: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
+            answer[:] = [status, headers]
+            return lambda data: None  # the sandbox's app never writes this way
+
+        try:
+            data = b"".join(self.server.app(self._environ(body), start_response))
+        except ConnectionError:
+            self.close_connection = True  # an injected drop: nothing more to say
+            return
+        status, headers = answer
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _serve
+
+    def _environ(self, body: bytes) -> WSGIEnvironment:
+        url = urlsplit(self.path)
+        host, port = self.client_address[:2]
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(url.path).decode("latin-1"),
+            "QUERY_STRING": url.query,
+            "REQUEST_URI": self.path,  # still percent-encoded: case IDs may hold "/"
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": self.server.server_address[0],
+            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": host,
+            "REMOTE_PORT": port,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "werkzeug.socket": self.connection,
+        }
+        for name, value in self.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.access_log:  # the request line and status; headers never
+            super().log_request(code, size)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        pass  # idle timeouts and clients hanging up are not news
+
+
+def make_server(host: str, port: int, app: WSGIApplication, *, access_log: bool) -> WSGIServer:
+    handler = type("SandboxHandler", (Handler,), {"access_log": access_log})
+    return WSGIServer((host, port), app, handler)
