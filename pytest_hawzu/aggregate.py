@@ -9,9 +9,12 @@ notes name each test that failed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from pytest_hawzu import notes
 from pytest_hawzu.model import SEVERITY, CaseResult, Status, Step, TestOutcome, worst
+
+LET_GO = "(an earlier test, already delivered)"
 
 
 class Aggregator:
@@ -24,7 +27,17 @@ class Aggregator:
     def __init__(self, notes_limit: int) -> None:
         self.notes_limit = notes_limit
         self.lock = threading.Lock()
-        self._cases: dict[str, TestOutcome | list[TestOutcome]] = {}
+        # A Status: the case's one test was delivered and let go (see `delivered`).
+        self._cases: dict[str, TestOutcome | list[TestOutcome] | Status] = {}
+        # Cases that several selected tests report to; None until the selection
+        # is known. Any other case is complete once its one test is in.
+        self._shared: set[str] | None = None
+
+    def plan(self, shared: Iterable[str]) -> None:
+        """The selection is known: these cases have several tests, every other case one."""
+        if self._shared is None:
+            self._shared = set()
+        self._shared.update(shared)
 
     def add(self, outcome: TestOutcome) -> tuple[str, ...]:
         """Record a finished test; return the case IDs whose result changed."""
@@ -36,9 +49,30 @@ class Aggregator:
                     cases[case_id] = outcome
                 elif isinstance(held, list):
                     held.append(outcome)
+                elif isinstance(held, Status):  # a test the selection did not announce
+                    cases[case_id] = [_let_go(case_id, held), outcome]
                 else:
                     cases[case_id] = [held, outcome]
         return outcome.case_ids
+
+    def delivered(self, case_id: str) -> None:
+        """The case's result reached Hawzu: results are not kept after delivery.
+
+        A case that no other test can change keeps only its status, for the
+        summary and for a test the selection did not announce.
+        """
+        shared = self._shared
+        if shared is None or case_id in shared:
+            return
+        with self.lock:
+            held = self._cases.get(case_id)
+            if isinstance(held, TestOutcome):
+                self._cases[case_id] = held.status
+
+    def outcomes_kept(self) -> int:
+        with self.lock:
+            held = [h if isinstance(h, list) else [h] for h in self._cases.values()]
+        return len({id(o) for tests in held for o in tests if isinstance(o, TestOutcome)})
 
     def __contains__(self, case_id: str) -> bool:
         return case_id in self._cases
@@ -53,7 +87,10 @@ class Aggregator:
     def result(self, case_id: str) -> CaseResult:
         with self.lock:
             held = self._cases[case_id]
-            tests = list(held) if isinstance(held, list) else [held]
+            if isinstance(held, Status):
+                tests = [_let_go(case_id, held)]
+            else:
+                tests = list(held) if isinstance(held, list) else [held]
         return combine(case_id, tests, self.notes_limit)
 
 
@@ -92,6 +129,11 @@ def _single(case_id: str, test: TestOutcome, notes_limit: int) -> CaseResult:
         nodeids=(test.nodeid,),
         worker=test.worker,
     )
+
+
+def _let_go(case_id: str, status: Status) -> TestOutcome:
+    """Stands in for a delivered test whose details were let go."""
+    return TestOutcome(nodeid=LET_GO, case_ids=(case_id,), status=status)
 
 
 def not_executed(case_id: str, nodeids: tuple[str, ...], reason: str) -> CaseResult:

@@ -39,7 +39,7 @@ from pytest_hawzu.startup import (
 )
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
-from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag
+from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 
@@ -91,6 +91,7 @@ class Reporter:
             batch_size=settings.batch_size,
             abort=self.abort,
             on_attachment=self._attachment_settled,
+            on_delivered=self.aggregator.delivered,
         )
         self.inbox = Inbox()
         # Node IDs whose result a `pytest_hawzu_result` hook dropped.
@@ -183,6 +184,7 @@ class Reporter:
         """The selected tests, when collection happened in this process (no xdist)."""
         self.items = items
         self.scope_known = True
+        self.aggregator.plan(shared_cases(items))
         if self.journal is None or self.settings.shared:
             return
         # In chunks, so that a large suite's scope never sits in memory whole.
@@ -197,6 +199,7 @@ class Reporter:
         # Every worker sends the same scope (twice); journal each case once.
         added = {c: list(n) for c, n in scope.items() if c not in self.scope}
         self.scope.update(added)
+        self.aggregator.plan(c for c, nodeids in added.items() if len(nodeids) > 1)
         if added and self.journal is not None and not self.settings.shared:
             self.journal.scope(added)
 

@@ -113,6 +113,16 @@ def plan_scope(items: Sequence[pytest.Item]) -> dict[str, list[str]]:
     return scope
 
 
+def shared_cases(items: Sequence[pytest.Item]) -> set[str]:
+    """The case IDs that more than one of these tests reports to."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for item in items:
+        for case_id in cases.case_ids(item):
+            (shared if case_id in seen else seen).add(case_id)
+    return shared
+
+
 def read_tag(report: Any) -> tuple[tuple[str, ...], dict[str, Any]] | None:
     """Case IDs and extras from a report's tag; None for a test without cases.
 

@@ -80,6 +80,7 @@ class Uploader:
         interval: float = SEND_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         on_attachment: Callable[[Attachment, str], None] | None = None,
+        on_delivered: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.retrier = retrier
@@ -93,6 +94,8 @@ class Uploader:
         self.files = AttachmentQueue()
         # Called on the sender thread once an attachment is settled for a case.
         self.on_attachment = on_attachment
+        # Called on the sender thread for each case whose result Hawzu accepted.
+        self.on_delivered = on_delivered
         self._abort = abort
         self._cond = threading.Condition()
         self._pending: dict[str, CaseResult | None] = {}
@@ -288,6 +291,8 @@ class Uploader:
                 self.delivery.rejected.pop(result.case_id, None)
                 self.delivery.delivered[result.case_id] = result.status
                 self.files.release(result.case_id)
+                if self.on_delivered is not None:
+                    self.on_delivered(result.case_id)
         for rejection in outcome.rejected:
             tests = ", ".join(rejection.nodeids) or "?"
             self._report(

@@ -124,3 +124,59 @@ def test_outcomes_survive_the_journal_format():
         reruns=2,
     )
     assert TestOutcome.from_json(original.to_json()) == original
+
+
+# -- results are not kept after delivery --------------------------------------------
+
+
+def single(nodeid: str, case_id: str, status: Status = P) -> TestOutcome:
+    return TestOutcome(nodeid=nodeid, case_ids=(case_id,), status=status, notes="why")
+
+
+def test_a_delivered_single_test_case_keeps_only_its_status() -> None:
+    agg = Aggregator(notes_limit=1000)
+    agg.plan(shared=set())
+    agg.add(single("t.py::a", "TCM-1", F))
+    agg.delivered("TCM-1")
+    assert agg.outcomes_kept() == 0
+    assert "TCM-1" in agg
+    assert agg.result("TCM-1").status is F
+
+
+def test_cases_shared_by_several_tests_are_kept_until_the_end() -> None:
+    agg = Aggregator(notes_limit=1000)
+    agg.plan(shared={"TCM-1"})
+    agg.add(single("t.py::a[1]", "TCM-1"))
+    agg.delivered("TCM-1")
+    agg.add(single("t.py::a[2]", "TCM-1", F))
+    agg.delivered("TCM-1")
+    assert agg.outcomes_kept() == 2
+    assert agg.result("TCM-1").nodeids == ("t.py::a[1]", "t.py::a[2]")
+
+
+def test_without_a_plan_nothing_is_released() -> None:
+    agg = Aggregator(notes_limit=1000)
+    agg.add(single("t.py::a", "TCM-1"))
+    agg.delivered("TCM-1")
+    assert agg.outcomes_kept() == 1
+
+
+def test_a_test_outside_the_plan_still_combines_with_a_released_failure() -> None:
+    agg = Aggregator(notes_limit=1000)
+    agg.plan(shared=set())
+    agg.add(single("t.py::a", "TCM-1", F))
+    agg.delivered("TCM-1")
+    agg.add(single("t.py::late", "TCM-1", P))
+    result = agg.result("TCM-1")
+    assert result.status is F
+    assert "t.py::late" in result.nodeids
+
+
+def test_a_test_of_several_cases_is_released_once_all_were_delivered() -> None:
+    agg = Aggregator(notes_limit=1000)
+    agg.plan(shared=set())
+    agg.add(TestOutcome(nodeid="t.py::a", case_ids=("TCM-1", "TCM-2"), status=P))
+    agg.delivered("TCM-1")
+    agg.delivered("TCM-2")
+    assert agg.outcomes_kept() == 0
+    assert agg.result("TCM-2").status is P

@@ -136,6 +136,40 @@ def test_a_full_batch_of_one_hundred_goes_out_at_once(pytester, hawzu_env):
     assert set(statuses(only_execution(hawzu_env)).values()) == {"PASSED"}
 
 
+@pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "1")], ids=["no-xdist", "n1"])
+def test_a_case_whose_tests_are_far_apart_combines_across_deliveries(pytester, hawzu_env, xdist):
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    assert False, "the first one broke"
+
+@pytest.mark.hawzu("TCM-2")
+def test_between():
+    wait_for("TCM-1 delivered", lambda: stored("TCM-1"))
+
+@pytest.mark.hawzu("TCM-1")
+def test_last():
+    pass
+"""
+    )
+    if xdist:  # one worker: the controller sees the tests in their order
+        result = pytester.runpytest("--hawzu-release=1.4.0", "--hawzu-rate=1000", *QUICK, *xdist)
+        assert_clean(result)
+    else:
+        run(pytester)
+    result = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert result["status"] == "FAILED"
+    assert "the first one broke" in result["notes"]
+    assert result["automation"]["nodeid"].splitlines() == [
+        "test_a_case_whose_tests_are_far_apart_combines_across_deliveries.py::test_first",
+        "test_a_case_whose_tests_are_far_apart_combines_across_deliveries.py::test_last",
+    ]
+
+
 def test_batch_size_above_the_api_limit_is_a_usage_error(pytester, hawzu_env):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest(*FAST, "-o", "hawzu_batch_size=101")
