@@ -423,3 +423,23 @@ def test_the_client_closing_its_connection_is_honoured(sb: Sandbox) -> None:
     response.read()
     assert response.getheader("Connection") == "close"
     conn.close()
+
+
+def test_a_bug_in_the_sandbox_is_a_500_and_the_connection_lives_on(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(request: object, environ: object) -> None:
+        raise RuntimeError("boom")
+
+    conn = _connection(sb)
+    auth = {"Authorization": f"Bearer {sb.token}"}
+    with monkeypatch.context() as patch:
+        patch.setattr(sb.app, "_route", broken)
+        conn.request("GET", "/api/v1/me", headers=auth)
+        failed = conn.getresponse()
+        assert failed.status == 500
+        assert json.loads(failed.read())["error"]["code"] == "INTERNAL"
+    conn.request("GET", "/api/v1/me", headers=auth)
+    assert conn.getresponse().status == 200
+    conn.close()
+    assert "boom" in caplog.text

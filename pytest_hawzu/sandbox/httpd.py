@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import sys
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,9 @@ from urllib.parse import unquote_to_bytes, urlsplit
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = b'{"error": {"code": "INTERNAL", "message": "the sandbox failed; see its log"}}'
 # An idle kept-alive connection holds a thread; let it go eventually.
 IDLE_TIMEOUT = 30.0
 
@@ -67,6 +71,11 @@ class Handler(BaseHTTPRequestHandler):
         except ConnectionError:
             self.close_connection = True  # an injected drop: nothing more to say
             return
+        except Exception:
+            # A bug in the sandbox: say so, as a server would, and keep serving.
+            logger.exception("sandbox error on %s %s", self.command, self.path)
+            answer[:] = ["500 Internal Server Error", [("Content-Type", "application/json")]]
+            data = INTERNAL_ERROR
         status, headers = answer
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
