@@ -39,7 +39,7 @@ from pytest_hawzu.startup import (
 )
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
-from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases
+from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases, unpack_scope
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 
@@ -204,9 +204,11 @@ class Reporter:
             self.journal.scope(added)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        scope = getattr(report, SCOPE_KEY, None)
-        if isinstance(scope, dict):  # a worker's first report (see Tagger)
-            self.add_scope(scope)
+        packed = getattr(report, SCOPE_KEY, None)
+        if packed is not None:  # a worker's first report (see Tagger)
+            scope = unpack_scope(packed)
+            if scope is not None:
+                self.add_scope(scope)
         tag = read_tag(report)
         if tag is None:
             self._unmarked(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_hawzu.reporter import Reporter
-from pytest_hawzu.tagger import SCOPE_KEY
+from pytest_hawzu.tagger import SCOPE_KEY, unpack_scope
 
 
 class XdistHooks:
@@ -16,6 +16,6 @@ class XdistHooks:
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
-        scope = output.get(SCOPE_KEY)
-        if isinstance(scope, dict):
+        scope = unpack_scope(output.get(SCOPE_KEY))
+        if scope is not None:
             self.reporter.add_scope(scope)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import journal
+from pytest_hawzu.tagger import pack_scope, unpack_scope
 from tests.conftest import only_execution, statuses
 
 # Loaded into every session of this file. It patches the socket class itself,
@@ -410,3 +411,18 @@ def test_a_kept_journal_holds_the_scope_the_workers_planned(pytester, hawzu_env)
         f"TCM-{n}": [f"test_stops.py::test_{name}"]
         for n, name in enumerate(["first", "second", "third", "fourth"], start=1)
     }
+
+
+# -- the scope travels as one string ---------------------------------------------
+
+
+def test_scope_round_trips_through_one_string():
+    scope = {"TCM-1": ["t.py::a", "t.py::b[1]"], "QA/7": ["t.py::c"]}
+    packed = pack_scope(scope)
+    assert isinstance(packed, str)
+    assert unpack_scope(packed) == scope
+
+
+@pytest.mark.parametrize("packed", [None, {"TCM-1": ["t.py::a"]}, "not json", "[1, 2]"])
+def test_anything_else_is_no_scope(packed):
+    assert unpack_scope(packed) is None
