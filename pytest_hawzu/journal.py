@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +23,9 @@ from typing import IO, Any
 
 from pytest_hawzu.attachments import Attachment
 from pytest_hawzu.model import TestOutcome
+
+if sys.platform != "win32":
+    import fcntl
 
 VERSION = 1
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -42,7 +46,9 @@ class Journal:
         spool_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         path = spool_dir / f"run-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
-        journal = cls(path, path.open("xb", buffering=0))
+        stream = path.open("xb", buffering=0)
+        lock(stream)  # a new file: nobody else can hold it yet
+        journal = cls(path, stream)
         journal.write({"type": "session", "version": VERSION, **header})
         return journal
 
@@ -168,6 +174,35 @@ def _last_byte(path: Path) -> bytes:
     with path.open("rb") as stream:
         stream.seek(-1, os.SEEK_END)
         return stream.read(1)
+
+
+def lock(stream: IO[bytes]) -> bool:
+    """Take the journal's lock through `stream`; False if another open file holds it.
+
+    A session holds its journal's lock until it ends, and the kernel lets go of
+    it when the process dies, even by kill -9: so `hawzu upload` can tell the
+    journal of a live run, which it must leave alone, from a kept one. Where
+    there is no such lock (Windows, some network file systems) every journal
+    counts as kept.
+    """
+    if sys.platform == "win32":
+        return True
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def hold(path: Path) -> IO[bytes] | None:
+    """The journal opened and locked for `hawzu upload`; None while a session holds it."""
+    stream = path.open("rb")
+    if lock(stream):
+        return stream
+    stream.close()
+    return None
 
 
 def find(paths: Iterable[Path]) -> list[Path]:

@@ -52,6 +52,25 @@ def upload_one(
     path: Path, *, url: str | None, token: str, rate: float, timeout: float, say: Say
 ) -> bool:
     try:
+        held = journal.hold(path)
+    except OSError as exc:
+        say(f"{path}: cannot read: {exc}")
+        return False
+    if held is None:
+        say(
+            f"{path}: in use by a running pytest session, which delivers it itself; "
+            "if that session is stuck, stop it and upload again"
+        )
+        return False
+    # Held to the end, so that two uploads of one journal do not both deliver it.
+    with held:
+        return _upload_held(path, url=url, token=token, rate=rate, timeout=timeout, say=say)
+
+
+def _upload_held(
+    path: Path, *, url: str | None, token: str, rate: float, timeout: float, say: Say
+) -> bool:
+    try:
         contents = journal.read(path)
     except (OSError, journal.JournalError, ValueError) as exc:
         say(f"{path}: cannot read: {exc}")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_hawzu import journal
 from pytest_hawzu.sandbox import Sandbox
 from tests.conftest import (
     DEBUG_LOGS,
@@ -119,6 +120,20 @@ def outage_run(pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> Any:
 
 
 # -- the journal during a run ------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="journal locks are POSIX")
+def test_a_journal_is_held_by_one_open_file_at_a_time(tmp_path):
+    live = journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
+    assert journal.hold(live.path) is None  # the session that writes it holds it
+    live.close(delivered=False)
+    held = journal.hold(live.path)
+    assert held is not None
+    with held:
+        assert journal.hold(live.path) is None  # nor may a second upload take it
+    second = journal.hold(live.path)
+    assert second is not None
+    second.close()
 
 
 def test_each_result_is_in_the_journal_before_it_is_sent(pytester, hawzu_env):

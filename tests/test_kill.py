@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +99,9 @@ def journaled_tests(spool: Path) -> int:
     return count
 
 
-def run_and_kill(pytester: pytest.Pytester, env: dict[str, str]) -> None:
-    """Start pytest, wait until FINISHED tests are journaled, then SIGKILL it."""
+@contextlib.contextmanager
+def running(pytester: pytest.Pytester, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Start pytest and yield it once FINISHED tests are journaled; kill it on the way out."""
     pytester.makepyfile(SUITE)
     spool = pytester.path / ".hawzu"
     log = (pytester.path / "pytest.log").open("w")
@@ -117,11 +119,18 @@ def run_and_kill(pytester: pytest.Pytester, env: dict[str, str]) -> None:
             assert proc.poll() is None, (pytester.path / "pytest.log").read_text()
             assert time.monotonic() < end, "the journal never held the finished tests"
             time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
+        yield proc
     finally:
         proc.kill()  # a no-op after SIGKILL; stops it if an assertion failed
         proc.wait(timeout=30)
         log.close()
+
+
+def run_and_kill(pytester: pytest.Pytester, env: dict[str, str]) -> None:
+    """Start pytest, wait until FINISHED tests are journaled, then SIGKILL it."""
+    with running(pytester, env) as proc:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -164,3 +173,25 @@ def test_killed_after_part_was_delivered_then_uploaded_into_the_same_execution(p
     execution = only_execution(hawzu_env)
     assert statuses(execution) == EXPECTED
     assert execution["status"] == "COMPLETED"
+
+
+def test_upload_leaves_the_journal_of_a_running_session_alone(pytester, hawzu_env):
+    # Uploading a live run's journal would complete its execution under it and
+    # delete the file it is still writing to.
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    with running(pytester, env):
+        [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
+        before = journal.read_bytes()
+        result = upload(pytester, "--url", hawzu_env.url)
+        assert result.ret == 1, result.outlines
+        assert result.outlines == [
+            f"{journal.relative_to(pytester.path)}: in use by a running pytest session, "
+            "which delivers it itself; if that session is stuck, stop it and upload again"
+        ]
+        assert hawzu_env.requests() == []
+        assert journal.read_bytes() == before
+
+    # Killed, the session holds nothing any more: the journal is delivered.
+    result = upload(pytester, "--url", hawzu_env.url)
+    assert result.ret == 0, result.outlines
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
