@@ -271,6 +271,8 @@ class Reporter:
             )
         while self.uploader.problems:
             self._problem(self.uploader.problems.popleft())
+        while self.uploader.notices:
+            self._line(self.uploader.notices.popleft())
 
     # -- end ---------------------------------------------------------------
 
@@ -293,7 +295,7 @@ class Reporter:
             problems=list(dict.fromkeys(self.problems)),
         )
         self.config.hook.pytest_hawzu_session_finished(summary=self.summary)
-        if self.settings.strict and not delivery.complete and session.exitstatus == 0:
+        if self.settings.strict and not delivery.in_full and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.client.close()
 

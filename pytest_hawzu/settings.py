@@ -166,7 +166,8 @@ FLAGS: tuple[Setting, ...] = (
     ),
     Setting(
         "strict",
-        "Fail the run when Hawzu cannot be reached at start or a result is not delivered",
+        "Fail the run when Hawzu cannot be reached at start, or a result is not delivered "
+        "or is rejected",
         option="--hawzu-strict",
         ini="hawzu_strict",
     ),

@@ -42,7 +42,7 @@ class SessionSummary:
 
     @property
     def ok(self) -> bool:
-        return self.delivery.complete and not self.problems
+        return self.delivery.in_full and not self.problems
 
     def lines(self) -> Iterator[str]:
         yield from self._execution_lines()

@@ -64,6 +64,11 @@ class Delivery:
             and not self.attachments_unsent
         )
 
+    @property
+    def in_full(self) -> bool:
+        """Complete, and Hawzu kept every result: what --hawzu-strict asks for."""
+        return self.complete and not self.rejected
+
 
 class Uploader:
     """Owns the sender thread and the queue of changed cases."""
@@ -91,6 +96,9 @@ class Uploader:
         self.clock = clock
         self.delivery = Delivery()
         self.problems: deque[str] = deque()
+        # Said when they happen only: the summary states them in its own lines
+        # (not reported, rejected, not delivered).
+        self.notices: deque[str] = deque()
         self.files = AttachmentQueue()
         # Called on the sender thread once an attachment is settled for a case.
         self.on_attachment = on_attachment
@@ -159,7 +167,7 @@ class Uploader:
                     f"Hawzu did not answer before the end-of-session flush ran out "
                     f"({timeout:g} s): check --hawzu-url (HAWZU_URL) and the network"
                 )
-                self._report(f"Hawzu: {self.delivery.startup_error}")
+                self._notice(f"Hawzu: {self.delivery.startup_error}")
             self._give_up_pending(f"the end-of-session flush timed out after {timeout:g} s")
         reason = self.delivery.stopped or self.delivery.startup_error
         self._give_up_pending(reason or "not sent")
@@ -215,7 +223,7 @@ class Uploader:
             self.delivery.execution = self.opener()
         except HawzuError as exc:
             self.delivery.startup_error = str(exc)
-            self._report(f"Hawzu: {exc}")
+            self._notice(f"Hawzu: {exc}")
         finally:
             self._opened.set()
         if self.delivery.execution is None:
@@ -295,7 +303,7 @@ class Uploader:
                     self.on_delivered(result.case_id)
         for rejection in outcome.rejected:
             tests = ", ".join(rejection.nodeids) or "?"
-            self._report(
+            self._notice(
                 f"Hawzu rejected {rejection.case_id} ({tests}): {rejection.code} "
                 f"{rejection.message}".rstrip()
             )
@@ -304,7 +312,7 @@ class Uploader:
         reason = describe(exc)
         for result in batch:
             self.delivery.undelivered[result.case_id] = reason
-        self._report(f"Hawzu: {len(batch)} results not delivered: {reason}")
+        self._notice(f"Hawzu: {len(batch)} results not delivered: {reason}")
         if stop:
             self.delivery.stopped = reason
             self._abort.set()
@@ -319,6 +327,9 @@ class Uploader:
 
     def _report(self, line: str) -> None:
         self.problems.append(line)
+
+    def _notice(self, line: str) -> None:
+        self.notices.append(line)
 
     # -- attachments (sender thread) -----------------------------------------
 

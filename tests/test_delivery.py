@@ -421,9 +421,16 @@ def test_final_errors_on_results_are_reported_and_not_retried(pytester, hawzu_en
     posts = result_posts(hawzu_env)
     # Each case went out in exactly one request: nothing was sent twice.
     assert sum(r.batch_size or 0 for r in posts) == 3
-    result.stdout.fnmatch_lines([f"Hawzu: * results not delivered: HTTP {status} *"])
-    result.stdout.fnmatch_lines([f"not delivered: 3 results (HTTP {status} *)"])
-    result.stdout.fnmatch_lines(["journal kept: *; deliver it later with: hawzu upload *"])
+    # Said when it happens, and once in the summary.
+    result.stdout.fnmatch_lines(
+        [
+            f"Hawzu: 3 results not delivered: HTTP {status} *",
+            "*- Hawzu -*",
+            f"not delivered: 3 results (HTTP {status} *)",
+            "journal kept: *; deliver it later with: hawzu upload *",
+        ]
+    )
+    assert len([line for line in result.outlines if f"HTTP {status} " in line]) == 2
     assert len(journals(pytester)) == 1
 
 
@@ -484,10 +491,14 @@ def test_rejected_items_are_listed_with_case_test_and_reason(pytester, hawzu_env
     assert delivered_items(hawzu_env) == 2, "a rejected item is never sent again"
     result.stdout.fnmatch_lines(
         [
+            "Hawzu rejected TCM-999 *",
+            "*- Hawzu -*",
             "rejected: TCM-999 (test_rejected_items_are_listed_with_case_test_and_reason.py"
-            "::test_unknown): TEST_CASE_NOT_FOUND *TCM-999*"
+            "::test_unknown): TEST_CASE_NOT_FOUND *TCM-999*",
         ]
     )
+    # Said when it happens, and once in the summary.
+    assert len([line for line in result.outlines if "TEST_CASE_NOT_FOUND" in line]) == 2
 
 
 # -- the build's exit code is the tests' own -----------------------------------------------
@@ -534,6 +545,28 @@ def test_strict_fails_a_green_run_with_an_undelivered_result(pytester, hawzu_env
     pytester.makepyfile(cases_suite(2))
     result = run(pytester, "--hawzu-strict")
     assert result.ret != pytest.ExitCode.OK
+
+
+def test_strict_fails_a_green_run_with_a_rejected_result(pytester, hawzu_env):
+    # A typo in a case ID leaves that test's result out of Hawzu: the gap
+    # --hawzu-strict exists to catch.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_known():
+            pass
+
+        @pytest.mark.hawzu("TCM-999")
+        def test_unknown():
+            pass
+        """
+    )
+    result = run(pytester, "--hawzu-strict")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+    result.stdout.fnmatch_lines(["rejected: TCM-999 *TEST_CASE_NOT_FOUND*"])
 
 
 def test_strict_passes_a_green_run_that_was_delivered(pytester, hawzu_env):
