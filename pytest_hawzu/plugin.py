@@ -41,6 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         return
     _check_title(s)
+    if _runs_no_tests(config):
+        return
     # Where tests run; relative spool directories are the invocation directory's.
     spool_dir = config.invocation_params.dir / s.spool_dir
     config.stash[ATTACHER] = Attacher(spool_dir, s.attach)
@@ -58,6 +60,20 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_hawzu.xdist_support import XdistHooks
 
         config.pluginmanager.register(XdistHooks(reporter), "hawzu-xdist")
+
+
+def _runs_no_tests(config: pytest.Config) -> bool:
+    """--collect-only, --setup-only and --setup-plan: no test runs, so nothing is reported.
+
+    Listing tests where HAWZU_RELEASE is set must not leave an empty execution
+    behind, and a test whose fixtures were only set up has not passed.
+    """
+    option = config.option
+    return bool(
+        getattr(option, "collectonly", False)
+        or getattr(option, "setuponly", False)
+        or getattr(option, "setupplan", False)
+    )
 
 
 def _check_title(s: settings.Settings) -> None:

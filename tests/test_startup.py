@@ -24,6 +24,18 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return result
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("mode", ["--collect-only", "--setup-only", "--setup-plan"])
+def test_a_session_that_runs_no_tests_reports_nothing(pytester, hawzu_env, mode, xdist):
+    # Listing tests in a job where HAWZU_RELEASE is set must not leave an
+    # execution behind, and a test whose setup was only planned has not passed.
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-strict", mode, *xdist)
+    assert result.ret == pytest.ExitCode.OK
+    assert hawzu_env.requests() == []
+    assert not (pytester.path / ".hawzu").exists()
+    assert "Hawzu" not in result.stdout.str()
+
+
 @pytest.mark.parametrize("release", ["1.4.0", "rel_7"])
 def test_release_by_name_or_id(pytester, hawzu_env, release):
     run(pytester, f"--hawzu-release={release}")
