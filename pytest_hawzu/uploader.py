@@ -116,6 +116,9 @@ class Uploader:
         self._closed = False
         self._opened = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hawzu-sender", daemon=True)
+        # Set when the sender thread ends. Not Thread.is_alive(): a join that
+        # Ctrl-C interrupts marks a running thread as stopped (Python 3.11).
+        self._done = threading.Event()
 
     # -- pytest's thread ---------------------------------------------------
 
@@ -154,25 +157,34 @@ class Uploader:
             self._finishing = True
             self._deadline = self.clock() + timeout
             self._cond.notify()
-        end = self.clock() + timeout
-        while self._thread.is_alive() and self.clock() < end:
-            self._thread.join(min(0.5, max(end - self.clock(), 0)))
-            if tick is not None and self._thread.is_alive():
-                tick()
-        if self._thread.is_alive():
+        cut = f"the end-of-session flush timed out after {timeout:g} s"
+        try:
+            self._wait_for_sender(self.clock() + timeout, tick)
+        except KeyboardInterrupt:
+            # The user stopped waiting, not the tests: the journal keeps what
+            # is left and the summary still comes.
+            cut = "the end-of-session flush was interrupted"
+        if not self._done.is_set():
             self._abort.set()
-            self._close(f"the end-of-session flush timed out after {timeout:g} s")
+            self._close(cut)
             if self.delivery.execution is None and self.delivery.startup_error is None:
                 self.delivery.startup_error = (
-                    f"Hawzu did not answer before the end-of-session flush ran out "
-                    f"({timeout:g} s): check --hawzu-url (HAWZU_URL) and the network"
+                    f"Hawzu had not answered when {cut}: check --hawzu-url (HAWZU_URL) "
+                    "and the network"
                 )
                 self._notice(f"Hawzu: {self.delivery.startup_error}")
-            self._give_up_pending(f"the end-of-session flush timed out after {timeout:g} s")
+            self._give_up_pending(cut)
         reason = self.delivery.stopped or self.delivery.startup_error
         self._give_up_pending(reason or "not sent")
         self._keep_attachments(reason or "their results were not delivered")
         return self.delivery
+
+    def _wait_for_sender(self, end: float, tick: Callable[[], None] | None) -> None:
+        while not self._done.wait(min(0.5, max(end - self.clock(), 0))):
+            if self.clock() >= end:
+                return
+            if tick is not None:
+                tick()
 
     def _close(self, reason: str) -> None:
         """Count the batch on the wire as not delivered: nobody knows if it arrived."""
@@ -206,6 +218,8 @@ class Uploader:
             self._abort.set()
             self._give_up_pending(reason)
             self._opened.set()
+        finally:
+            self._done.set()
 
     def _internal_error(self, exc: Exception, case_ids: Iterable[str]) -> str:
         reason = (

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,46 @@ def test_upload_leaves_the_journal_of_a_running_session_alone(pytester, hawzu_en
     result = upload(pytester, "--url", hawzu_env.url)
     assert result.ret == 0, result.outlines
     assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
+def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, hawzu_env):
+    # Hawzu says "come back in a minute"; the user stops waiting with Ctrl-C.
+    hawzu_env.fail_next(503, 1000, retry_after=60)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_passes():
+            pass
+        """
+    )
+    log_path = pytester.path / "pytest.log"
+    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=pytester.path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            end = time.monotonic() + 60
+            while "uploading results to Hawzu" not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < end, "the flush never showed progress"
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert "Traceback" not in output, output
+    assert "KeyboardInterrupt" not in output, output
+    assert proc.returncode == pytest.ExitCode.OK, output  # the tests passed
+    lines = output.splitlines()
+    assert "not delivered: 1 results (the end-of-session flush was interrupted)" in lines
+    [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
+    assert f"journal kept: .hawzu/{journal.name}; deliver it later with: " in output
+    assert_no_token(types.SimpleNamespace(outlines=lines), pytester.path / ".hawzu")
