@@ -360,6 +360,12 @@ class Reporter:
             self.completion_failed = True
             self._problem(f"Hawzu: completing execution {execution.id} failed: {describe(exc)}")
             return False
+        except KeyboardInterrupt:
+            # As in the flush: the user stopped the waiting, and the kept
+            # journal lets `hawzu upload` complete the execution later.
+            self.completion_failed = True
+            self._problem(f"Hawzu: completing execution {execution.id} was interrupted")
+            return False
         return True
 
     def _close_journal(self, *, delivered: bool) -> Path | None:

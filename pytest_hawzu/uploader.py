@@ -169,7 +169,7 @@ class Uploader:
             self._close(cut)
             if self.delivery.execution is None and self.delivery.startup_error is None:
                 self.delivery.startup_error = (
-                    f"Hawzu had not answered when {cut}: check --hawzu-url (HAWZU_URL) "
+                    f"Hawzu did not answer before {cut}: check --hawzu-url (HAWZU_URL) "
                     "and the network"
                 )
                 self._notice(f"Hawzu: {self.delivery.startup_error}")

@@ -239,3 +239,73 @@ def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, h
     [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
     assert f"journal kept: .hawzu/{journal.name}; deliver it later with: " in output
     assert_no_token(types.SimpleNamespace(outlines=lines), pytester.path / ".hawzu")
+
+
+SLOW_COMPLETION = """
+import json, os, time, urllib.request
+import pytest
+
+def sandbox(path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        os.environ["HAWZU_URL"] + "/_sandbox/" + path, data=data,
+        method="GET" if data is None else "POST", headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)["data"] if data is None else None
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_two():
+    pass
+
+def test_slows_the_completion_down():
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        [execution] = sandbox("executions")
+        if {"TCM-1", "TCM-2"} <= set(execution["results"]):
+            break
+        time.sleep(0.02)
+    # Every result is in: only the completion is left to meet this.
+    sandbox("faults", {"fail": {"status": 503, "retry_after": 60,
+                                "path": "/executions/" + execution["id"]}})
+"""
+
+
+def test_ctrl_c_while_completing_keeps_the_journal_and_the_exit_code(pytester, hawzu_env):
+    pytester.makepyfile(SLOW_COMPLETION)
+    log_path = pytester.path / "pytest.log"
+    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=pytester.path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            end = time.monotonic() + 60
+            while not [r for r in hawzu_env.requests() if (r.method, r.status) == ("PATCH", 503)]:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < end, "the completion was never refused"
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert "Traceback" not in output, output
+    assert "KeyboardInterrupt" not in output, output
+    assert proc.returncode == pytest.ExitCode.OK, output
+    assert "Hawzu: completing execution exe_1 was interrupted" in output
+    assert "journal kept: " in output
+    assert only_execution(hawzu_env)["status"] == "IN_PROGRESS"
+
+    hawzu_env.clear_faults()
+    result = upload(pytester)
+    assert result.ret == 0, result.outlines
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
