@@ -197,8 +197,10 @@ class HawzuClient:
         # Imported here: a pytest run that does not report never pays for requests.
         import requests
 
+        from pytest_hawzu import transport
+
         self._request_error = requests.RequestException
-        self._session = requests.Session()
+        self._session = transport.session()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json"
         # requests reads the proxy and CA bundle variables on every request, and

@@ -1,0 +1,73 @@
+"""A requests session that the test suite's own HTTP fakes cannot reach.
+
+Test suites fake HTTP by patching requests and urllib3 classes while a test
+runs: responses replaces ``HTTPAdapter.send``, requests-mock ``Session.send``
+and ``Session.get_adapter``, vcrpy and pytest-recording the connection
+factories of urllib3's pools, and many suites patch ``Session.request``. The
+sender thread talks to Hawzu while those tests run; through the patched
+classes its requests would be answered by the fakes, counted in the tests'
+assertions or recorded into their cassettes. The classes here hold the
+originals, taken when this module is imported, before any test runs.
+
+Imported only where the plugin reports: a run that does not never pays for
+requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+
+
+# What vcrpy patches on urllib3's pools: the connection class and the two
+# methods that make and hand out connections.
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = HTTPConnection
+    _new_conn = HTTPConnectionPool._new_conn
+    _get_conn = HTTPConnectionPool._get_conn
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = HTTPSConnection
+    _new_conn = HTTPSConnectionPool._new_conn
+    _get_conn = HTTPConnectionPool._get_conn
+
+
+_POOLS = {"http": _Pool, "https": _TLSPool}
+
+
+def _own_pools(manager: PoolManager) -> PoolManager:
+    # A SOCKS proxy manager has pools of its own kind: leave it as it is.
+    if manager.pool_classes_by_scheme.get("http") is HTTPConnectionPool:
+        manager.pool_classes_by_scheme = _POOLS
+    return manager
+
+
+class _Adapter(HTTPAdapter):
+    send = HTTPAdapter.send
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _own_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        return _own_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
+class _Session(requests.Session):
+    request = requests.Session.request
+    send = requests.Session.send
+    get_adapter = requests.Session.get_adapter
+
+
+def session() -> requests.Session:
+    """A new session, with adapters and pools of its own."""
+    own = _Session()
+    own.mount("https://", _Adapter())
+    own.mount("http://", _Adapter())
+    return own

@@ -1,0 +1,76 @@
+"""The suite's own HTTP fakes never see the plugin's requests.
+
+Test suites fake HTTP by patching requests and urllib3 classes while a test
+runs; the sender thread talks to Hawzu at the same time. Each case below
+patches what a popular library patches, the way it does, and checks that the
+plugin's upload went past it to the real server while the test's fake saw
+only what the test itself sent (nothing).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FAST, assert_clean, only_execution, statuses
+
+SUITE = """
+import json, os, time, urllib.request
+from unittest import mock
+
+import pytest
+import requests
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+def stored(case_id):
+    # urllib, not requests: this check must not pass through the fakes.
+    url = os.environ["HAWZU_URL"] + "/_sandbox/executions"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return any(case_id in e["results"] for e in json.load(answer)["data"])
+
+def patches(fake):
+    if TECHNIQUE == "responses":
+        return [mock.patch("requests.adapters.HTTPAdapter.send", fake)]
+    if TECHNIQUE == "requests-mock":
+        return [mock.patch("requests.Session.send", fake),
+                mock.patch("requests.Session.get_adapter", fake)]
+    if TECHNIQUE == "session-request":
+        return [mock.patch("requests.Session.request", fake)]
+    # vcrpy and pytest-recording: urllib3's pools get other connections.
+    return [mock.patch.object(pool, name, fake)
+            for pool in (HTTPConnectionPool, HTTPSConnectionPool)
+            for name in ("_get_conn", "_new_conn")]
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fakes_its_http():
+    seen = []
+
+    def fake(*args, **kwargs):
+        seen.append(args)
+        raise requests.ConnectionError("answered by the test's fake")
+
+    active = patches(fake)
+    for patch in active:
+        patch.start()
+    try:
+        end = time.monotonic() + 15
+        while not stored("TCM-1"):  # sent while the fake is in place
+            assert time.monotonic() < end, "TCM-1 never reached Hawzu"
+            time.sleep(0.02)
+    finally:
+        for patch in active:
+            patch.stop()
+    assert seen == []
+"""
+
+
+@pytest.mark.parametrize("technique", ["responses", "requests-mock", "session-request", "vcrpy"])
+def test_the_suites_http_fakes_do_not_see_the_upload(pytester, hawzu_env, technique):
+    pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + SUITE)
+    result = pytester.runpytest_subprocess(*FAST)
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK, result.outlines
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
