@@ -40,6 +40,9 @@ class Journal:
         self._stream = stream
         # The sender thread writes too (attachments it settled).
         self._lock = threading.Lock()
+        # Why writing stopped (a full disk): the run goes on without the
+        # journal, and the reporter says so.
+        self.failure: str | None = None
 
     @classmethod
     def create(cls, spool_dir: Path, header: Mapping[str, Any]) -> Journal:
@@ -60,9 +63,16 @@ class Journal:
         # buffer for a kill -9 to lose, and no flush call on top.
         line = (_ENCODE(record) + "\n").encode()
         with self._lock:
-            if self._stream.closed:
-                return  # a sender thread that outlived the session's end
-            os.write(self._stream.fileno(), line)
+            if self._stream.closed or self.failure is not None:
+                return  # a sender thread that outlived the session's end, or a full disk
+            try:
+                written = os.write(self._stream.fileno(), line)
+            except OSError as exc:
+                self.failure = exc.strerror or str(exc)
+                return
+            if written < len(line):
+                # Only the end of the file may be torn: write nothing after it.
+                self.failure = "the file system took only part of a record"
 
     def test(self, outcome: TestOutcome) -> None:
         self.write({"type": "test", **outcome.to_json()})

@@ -106,6 +106,7 @@ class Reporter:
         self.unmarked = 0
         self.announced = False
         self.completion_failed = False
+        self.journal_failed = False  # said once
         self.problems: list[str] = []
         self.summary: SessionSummary | None = None
 
@@ -271,6 +272,17 @@ class Reporter:
             )
         while self.uploader.problems:
             self._problem(self.uploader.problems.popleft())
+        if (
+            self.journal is not None
+            and self.journal.failure is not None
+            and not self.journal_failed
+        ):
+            self.journal_failed = True
+            self._problem(
+                f"Hawzu: the journal {self.journal.path} could not be written "
+                f"({self.journal.failure}); results are still sent, but what does not "
+                "reach Hawzu cannot be recovered with hawzu upload"
+            )
         while self.uploader.notices:
             self._line(self.uploader.notices.popleft())
 

@@ -169,6 +169,36 @@ def test_each_result_is_in_the_journal_before_it_is_sent(pytester, hawzu_env):
     assert json.loads((pytester.path / "missing.json").read_text()) == []
 
 
+DISK_FULL = """
+import os
+
+def pytest_runtest_setup(item):
+    # From the third test on, the journal's file descriptor writes to
+    # /dev/full: each write fails with ENOSPC, as on a full disk.
+    if item.name != "test_fails":
+        return
+    full = os.open("/dev/full", os.O_WRONLY)
+    for fd in os.listdir("/proc/self/fd"):
+        target = os.path.realpath(f"/proc/self/fd/{fd}")
+        if "/.hawzu/" in target and target.endswith(".jsonl"):
+            os.dup2(full, int(fd))
+"""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full and /proc")
+def test_a_journal_that_cannot_be_written_does_not_stop_the_run(pytester, hawzu_env):
+    pytester.makeconftest(DISK_FULL)
+    pytester.makepyfile(SUITE)
+    without = pytester.runpytest("-p", "no:hawzu", "-k", "not deselected").ret
+    result = run(pytester)
+    assert result.ret == without
+    # Said once, when it happened; the results still reached Hawzu.
+    lines = [line for line in result.outlines if "could not be written" in line]
+    assert len(lines) == 2, result.outlines  # when it happened, and in the summary
+    assert "No space left on device" in lines[0]
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
 def test_a_delivered_run_removes_its_journal(pytester, hawzu_env):
     pytester.makepyfile(SUITE)
     result = run(pytester)
