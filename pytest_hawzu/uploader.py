@@ -116,8 +116,8 @@ class Uploader:
         self._closed = False
         self._opened = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hawzu-sender", daemon=True)
-        # Set when the sender thread ends. Not Thread.is_alive(): a join that
-        # Ctrl-C interrupts marks a running thread as stopped (Python 3.11).
+        # Set when the sender thread ends, to wait on: a Thread.join that Ctrl-C
+        # interrupts marks a running thread as stopped (Python 3.11).
         self._done = threading.Event()
 
     # -- pytest's thread ---------------------------------------------------
@@ -164,7 +164,7 @@ class Uploader:
             # The user stopped waiting, not the tests: the journal keeps what
             # is left and the summary still comes.
             cut = "the end-of-session flush was interrupted"
-        if not self._done.is_set():
+        if not self._ended():
             self._abort.set()
             self._close(cut)
             if self.delivery.execution is None and self.delivery.startup_error is None:
@@ -180,11 +180,15 @@ class Uploader:
         return self.delivery
 
     def _wait_for_sender(self, end: float, tick: Callable[[], None] | None) -> None:
-        while not self._done.wait(min(0.5, max(end - self.clock(), 0))):
-            if self.clock() >= end:
-                return
-            if tick is not None:
+        while not self._ended() and self.clock() < end:
+            self._done.wait(min(0.5, max(end - self.clock(), 0)))
+            if tick is not None and not self._ended():
                 tick()
+
+    def _ended(self) -> bool:
+        # is_alive() too: in a child forked from pytest the thread never runs,
+        # and `_done` would never be set.
+        return self._done.is_set() or not self._thread.is_alive()
 
     def _close(self, reason: str) -> None:
         """Count the batch on the wire as not delivered: nobody knows if it arrived."""

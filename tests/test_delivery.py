@@ -7,6 +7,7 @@ event (a request logged, a result stored), never sleeps sized to the machine.
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import time
@@ -589,6 +590,28 @@ def test_flush_waits_at_most_the_flush_timeout_and_shows_progress(pytester, hawz
     result.stdout.fnmatch_lines(["not delivered: 3 results (*flush timed out after 3.5 s*)"])
     result.stdout.fnmatch_lines(["journal kept: *"])
     assert len(journals(pytester)) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_copy_of_the_session_does_not_wait_for_a_sender_it_lacks(pytester, hawzu_env):
+    # A test forks and its child, missing an os._exit, carries on with the
+    # session: a copy of pytest without the sender thread, which must not sit
+    # out the flush timeout waiting for it.
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_forks():
+            pid = os.fork()
+            if pid:
+                os.waitpid(pid, 0)
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=60")
+    assert "uploading results to Hawzu" not in result.stdout.str()
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
 
 
 def test_a_batch_in_flight_when_the_flush_times_out_is_not_counted_delivered(pytester, hawzu_env):
