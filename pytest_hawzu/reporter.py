@@ -272,19 +272,21 @@ class Reporter:
             )
         while self.uploader.problems:
             self._problem(self.uploader.problems.popleft())
-        if (
-            self.journal is not None
-            and self.journal.failure is not None
-            and not self.journal_failed
-        ):
-            self.journal_failed = True
-            self._problem(
-                f"Hawzu: the journal {self.journal.path} could not be written "
-                f"({self.journal.failure}); results are still sent, but what does not "
-                "reach Hawzu cannot be recovered with hawzu upload"
-            )
+        self._check_journal()
         while self.uploader.notices:
             self._line(self.uploader.notices.popleft())
+
+    def _check_journal(self) -> None:
+        """Say once that the journal stopped being written (a full disk)."""
+        journal = self.journal
+        if journal is None or journal.failure is None or self.journal_failed:
+            return
+        self.journal_failed = True
+        self._problem(
+            f"Hawzu: the journal {journal.path} could not be written ({journal.failure}); "
+            "results are still sent, but what does not reach Hawzu cannot be recovered "
+            "with hawzu upload"
+        )
 
     # -- end ---------------------------------------------------------------
 
