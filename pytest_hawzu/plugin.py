@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 SETTINGS = pytest.StashKey[settings.Settings]()
 SANDBOX = pytest.StashKey["Sandbox"]()
+PARENT = pytest.StashKey[str | None]()  # what PARENT_ENV was before this session set it
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
     url, token = _target(config, s)
     reporter = Reporter(config, s, url, token, sandbox=config.stash.get(SANDBOX, None))
     config.pluginmanager.register(reporter, "hawzu-reporter")
+    config.stash[PARENT] = os.environ.get(settings.PARENT_ENV)
+    os.environ[settings.PARENT_ENV] = str(os.getpid())
     config.pluginmanager.register(Tagger(config, reporter.items_planned), "hawzu-tagger")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_hawzu.xdist_support import XdistHooks
@@ -105,10 +108,19 @@ def _start_sandbox() -> Sandbox:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if PARENT in config.stash:
+        _restore_env(settings.PARENT_ENV, config.stash[PARENT])
     sandbox = config.stash.get(SANDBOX, None)
     if sandbox is not None:
         sandbox.stop()
         del config.stash[SANDBOX]
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @pytest.fixture(name="hawzu_step")

@@ -22,6 +22,10 @@ from pytest_hawzu.client import DEFAULT_URL, MAX_BATCH
 from pytest_hawzu.model import Status
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
+# Set by a reporting session for every process it starts. A pytest that one of
+# its tests runs (pytester, a subprocess) inherits HAWZU_RELEASE and the ini
+# file too, and must not open an execution of its own on their strength.
+PARENT_ENV = "PYTEST_HAWZU_PARENT"
 ATTACH_CHOICES = ("none", "failed", "all")
 DEFAULT_RATE = 5.0
 DEFAULT_TIMEOUT = 30.0
@@ -261,6 +265,10 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
             "variable instead, and remove the token from the file"
         )
     raw = {s.dest: _raw(config, env, s) for s in SETTINGS}
+    if env.get(PARENT_ENV) and not hasattr(config, "workerinput"):
+        # Started by a reporting session's test: only its own command line counts.
+        raw["release"] = config.getoption("hawzu_release")
+        raw["execution"] = config.getoption("hawzu_execution")
     return Settings(
         release=raw["release"] or None,
         url=_url(raw["url"] or DEFAULT_URL),

@@ -36,6 +36,48 @@ def test_a_session_that_runs_no_tests_reports_nothing(pytester, hawzu_env, mode,
     assert "Hawzu" not in result.stdout.str()
 
 
+NESTING = """
+import subprocess, sys
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_runs_pytest_on_a_sample_project():
+    # The inner pytest inherits HAWZU_RELEASE, HAWZU_URL and the token.
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "sample", *INNER_ARGS]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+"""
+SAMPLE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-5")
+def test_sample():
+    pass
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+def test_a_pytest_started_by_a_test_does_not_report_on_inherited_settings(
+    pytester, hawzu_env, monkeypatch, xdist
+):
+    monkeypatch.setenv("HAWZU_RELEASE", "1.4.0")
+    pytester.makepyfile(test_outer="INNER_ARGS = []\n" + NESTING)
+    pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
+    result = run(pytester, "-p", "no:cacheprovider", "test_outer.py", *xdist)
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+def test_a_pytest_started_by_a_test_reports_when_its_command_line_asks(pytester, hawzu_env):
+    inner = "INNER_ARGS = ['--hawzu-release=1.4.0']\n"
+    pytester.makepyfile(test_outer=inner + NESTING)
+    pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
+    result = run(pytester, "-p", "no:cacheprovider", "--hawzu-release=1.4.0", "test_outer.py")
+    assert result.ret == pytest.ExitCode.OK
+    reported = [statuses(e) for e in hawzu_env.executions()]
+    assert sorted(reported, key=str) == [{"TCM-1": "PASSED"}, {"TCM-5": "PASSED"}]
+
+
 @pytest.mark.parametrize("release", ["1.4.0", "rel_7"])
 def test_release_by_name_or_id(pytester, hawzu_env, release):
     run(pytester, f"--hawzu-release={release}")
