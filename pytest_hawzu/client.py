@@ -201,6 +201,7 @@ class HawzuClient:
 
         self._request_error = requests.RequestException
         self._session = transport.session()
+        self._quiet = transport.quieter()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json"
         # requests reads the proxy and CA bundle variables on every request, and
@@ -319,15 +320,16 @@ class HawzuClient:
     ) -> tuple[int, dict[str, Any]]:
         all_headers = {"Authorization": f"Bearer {self._token}", **(headers or {})}
         try:
-            response = self._session.request(
-                method,
-                self.url + API_PREFIX + path,
-                json=json,
-                params=params,
-                headers=all_headers,
-                files=files,
-                timeout=self.timeout,
-            )
+            with self._quiet():
+                response = self._session.request(
+                    method,
+                    self.url + API_PREFIX + path,
+                    json=json,
+                    params=params,
+                    headers=all_headers,
+                    files=files,
+                    timeout=self.timeout,
+                )
         except self._request_error as exc:
             # requests' messages carry the URL but never our headers; stay safe anyway.
             raise TransportError(

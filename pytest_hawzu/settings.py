@@ -23,8 +23,8 @@ from pytest_hawzu.model import Status
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
 # Set by a reporting session for every process it starts. A pytest that one of
-# its tests runs (pytester, a subprocess) inherits HAWZU_RELEASE and the ini
-# file too, and must not open an execution of its own on their strength.
+# its tests runs (pytester, a subprocess) inherits HAWZU_RELEASE too, and must
+# not open an execution of its own on its strength.
 PARENT_ENV = "PYTEST_HAWZU_PARENT"
 ATTACH_CHOICES = ("none", "failed", "all")
 DEFAULT_RATE = 5.0

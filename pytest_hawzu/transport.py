@@ -1,4 +1,4 @@
-"""A requests session that the test suite's own HTTP fakes cannot reach.
+"""A requests session that the test suite's own HTTP fakes and log captures cannot reach.
 
 Test suites fake HTTP by patching requests and urllib3 classes while a test
 runs: responses replaces ``HTTPAdapter.send``, requests-mock ``Session.send``
@@ -9,12 +9,23 @@ classes its requests would be answered by the fakes, counted in the tests'
 assertions or recorded into their cassettes. The classes here hold the
 originals, taken when this module is imported, before any test runs.
 
+Likewise, urllib3 logs every request at DEBUG, and pytest's log capture
+takes records from every thread: a test that looks at ``caplog`` would find
+the uploads in its own records. `quiet()` drops the records that requests
+and urllib3 make during the plugin's own calls, in whichever thread, unless
+HAWZU_LOG_HTTP asks to see them.
+
 Imported only where the plugin reports: a run that does not never pays for
 requests.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import requests
@@ -71,3 +82,52 @@ def session() -> requests.Session:
     own.mount("https://", _Adapter())
     own.mount("http://", _Adapter())
     return own
+
+
+# Loggers a request passes through; a filter on a logger applies to its own
+# records only, not to its children's.
+_CHATTY = (
+    "requests",
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "charset_normalizer",
+)
+
+
+class _Quiet(logging.Filter):
+    """Drops records made while the current thread is inside `quiet()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "on", False)
+
+
+_QUIET = _Quiet()
+for _name in _CHATTY:
+    logging.getLogger(_name).addFilter(_QUIET)
+
+
+# For debugging a proxy or TLS problem: the plugin's requests in the logs again.
+LOG_HTTP_ENV = "HAWZU_LOG_HTTP"
+
+
+def quieter() -> Callable[[], AbstractContextManager[None]]:
+    """What a client wraps each call in: `quiet`, or nothing when HAWZU_LOG_HTTP is set."""
+    return nullcontext if os.environ.get(LOG_HTTP_ENV) else quiet
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Make one of the plugin's own calls without a log record of it."""
+    _QUIET.local.on = True
+    try:
+        yield
+    finally:
+        _QUIET.local.on = False

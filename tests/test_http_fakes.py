@@ -1,10 +1,11 @@
-"""The suite's own HTTP fakes never see the plugin's requests.
+"""The suite's own HTTP fakes and log captures never see the plugin's requests.
 
 Test suites fake HTTP by patching requests and urllib3 classes while a test
-runs; the sender thread talks to Hawzu at the same time. Each case below
-patches what a popular library patches, the way it does, and checks that the
-plugin's upload went past it to the real server while the test's fake saw
-only what the test itself sent (nothing).
+runs, and look at the log records a test made; the sender thread talks to
+Hawzu at the same time. Each fake below patches what a popular library
+patches, the way it does, and the test checks that the plugin's upload went
+past it to the real server while the test's fake saw only what the test
+itself sent (nothing).
 """
 
 from __future__ import annotations
@@ -70,6 +71,39 @@ def test_fakes_its_http():
 @pytest.mark.parametrize("technique", ["responses", "requests-mock", "session-request", "vcrpy"])
 def test_the_suites_http_fakes_do_not_see_the_upload(pytester, hawzu_env, technique):
     pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + SUITE)
+    result = pytester.runpytest_subprocess(*FAST)
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK, result.outlines
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
+
+
+LOGS = """
+import json, logging, os, time, urllib.request
+import pytest
+
+def stored(case_id):
+    url = os.environ["HAWZU_URL"] + "/_sandbox/executions"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return any(case_id in e["results"] for e in json.load(answer)["data"])
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_checks_its_own_logs(caplog):
+    caplog.set_level(logging.DEBUG)
+    end = time.monotonic() + 15
+    while not stored("TCM-1"):  # the upload happens while this test runs
+        assert time.monotonic() < end, "TCM-1 never reached Hawzu"
+        time.sleep(0.02)
+    logging.getLogger("app").info("hello")
+    assert [r.getMessage() for r in caplog.records] == ["hello"]
+"""
+
+
+def test_a_tests_captured_logs_hold_no_record_of_the_upload(pytester, hawzu_env):
+    pytester.makepyfile(LOGS)
     result = pytester.runpytest_subprocess(*FAST)
     assert_clean(result)
     assert result.ret == pytest.ExitCode.OK, result.outlines

@@ -1,8 +1,9 @@
 """The API token never leaves the Authorization header.
 
-Every failure path runs with requests' and urllib3's debug logging on, shown
-live and also written out record by record, and then stdout, stderr, the log
-records and every file in the spool directory are searched for the token.
+Every failure path runs with requests' and urllib3's debug logging on, the
+plugin's own requests included (HAWZU_LOG_HTTP), shown live and also written
+out record by record, and then stdout, stderr, the log records and every file
+in the spool directory are searched for the token.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ def test_two():
 def test_unknown_case():
     pass
 """
+
+
+@pytest.fixture(autouse=True)
+def log_the_plugins_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAWZU_LOG_HTTP", "1")
 
 
 def closed_port() -> int:
