@@ -136,3 +136,8 @@ class TestOutcome:
             worker=data.get("worker"),
             reruns=int(data.get("reruns", 0)),
         )
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 result', '3 results': for the summary's and the problems' lines."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_hawzu.model import Rejection, Status
+from pytest_hawzu.model import Rejection, Status, counted
 from pytest_hawzu.uploader import Delivery
 
 ORDER = (Status.PASSED, Status.FAILED, Status.BLOCKED, Status.SKIPPED, Status.NOT_EXECUTED)
@@ -52,7 +52,7 @@ class SessionSummary:
             yield f"rejected: {rejection.case_id} ({tests}): {rejection.code} {rejection.message}"
         if self.undelivered:
             reasons = sorted(set(self.delivery.undelivered.values()))
-            yield f"not delivered: {self.undelivered} results ({'; '.join(reasons)})"
+            yield f"not delivered: {counted(self.undelivered, 'result')} ({'; '.join(reasons)})"
         yield from self.problems
         if self.unmarked:
             word = "test has" if self.unmarked == 1 else "tests have"

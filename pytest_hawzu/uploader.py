@@ -25,7 +25,7 @@ from pytest_hawzu.client import (
     HawzuClient,
     HawzuError,
 )
-from pytest_hawzu.model import CaseResult, Rejection, Status
+from pytest_hawzu.model import CaseResult, Rejection, Status, counted
 from pytest_hawzu.retry import GaveUp, Retrier
 from pytest_hawzu.startup import describe
 
@@ -330,7 +330,7 @@ class Uploader:
         reason = describe(exc)
         for result in batch:
             self.delivery.undelivered[result.case_id] = reason
-        self._notice(f"Hawzu: {len(batch)} results not delivered: {reason}")
+        self._notice(f"Hawzu: {counted(len(batch), 'result')} not delivered: {reason}")
         if stop:
             self.delivery.stopped = reason
             self._abort.set()
@@ -398,7 +398,7 @@ class Uploader:
             self._keep(case_id, attachment, reason)
         if self.delivery.attachments_unsent:
             count = len(self.delivery.attachments_unsent)
-            self._report(f"Hawzu: {count} attachments not sent; they are kept with the journal")
+            self._report(f"Hawzu: {counted(count, 'attachment')} not sent, kept with the journal")
 
 
 def _stops_everything(exc: ApiError) -> bool:

@@ -260,7 +260,7 @@ def test_hooks_only_enqueue_while_hawzu_never_answers(pytester, hawzu_env, monke
     # Closing the socket resets the connection the sender still waits on.
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=30)
-    result.stdout.fnmatch_lines(["not delivered: 1 results (*flush*)", "journal kept: *"])
+    result.stdout.fnmatch_lines(["not delivered: 1 result (*flush*)", "journal kept: *"])
     assert hawzu_env.requests() == []
 
 

@@ -235,7 +235,7 @@ def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, h
     assert "KeyboardInterrupt" not in output, output
     assert proc.returncode == pytest.ExitCode.OK, output  # the tests passed
     lines = output.splitlines()
-    assert "not delivered: 1 results (the end-of-session flush was interrupted)" in lines
+    assert "not delivered: 1 result (the end-of-session flush was interrupted)" in lines
     [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
     assert f"journal kept: .hawzu/{journal.name}; deliver it later with: " in output
     assert_no_token(types.SimpleNamespace(outlines=lines), pytester.path / ".hawzu")
