@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,3 +107,19 @@ def assert_clean(result: Any) -> None:
     assert "INTERNALERROR" not in text
     assert "Traceback" not in text
     assert "Exception in thread" not in text
+
+
+# Run as the first statement of a Python child that a test stops with SIGINT.
+# A shell starts background jobs with SIGINT ignored, children inherit that,
+# and Python then never raises KeyboardInterrupt: a test run started in the
+# background would wait for an interrupt that cannot arrive.
+SIGINT_AS_USUAL = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)"
+
+
+def interruptible_pytest(*args: str) -> list[str]:
+    """`python -m pytest ARGS` that SIGINT interrupts, as it does a pytest in a terminal."""
+    code = (
+        f"{SIGINT_AS_USUAL}; import runpy, sys; sys.argv[0] = 'pytest'; "
+        "runpy.run_module('pytest', run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-c", code, *args]

@@ -22,7 +22,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import QUICK, assert_clean, assert_no_token, only_execution, statuses
+from tests.conftest import (
+    QUICK,
+    assert_clean,
+    assert_no_token,
+    interruptible_pytest,
+    only_execution,
+    statuses,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -214,7 +221,7 @@ def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, h
     args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            interruptible_pytest("-p", "no:cacheprovider", *args),
             cwd=pytester.path,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -281,7 +288,7 @@ def test_ctrl_c_while_completing_keeps_the_journal_and_the_exit_code(pytester, h
     args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            interruptible_pytest("-p", "no:cacheprovider", *args),
             cwd=pytester.path,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -14,6 +14,7 @@ import requests
 from sandbox_helpers import Api, error_of
 
 from pytest_hawzu.sandbox import RequestRecord, Sandbox
+from tests.conftest import SIGINT_AS_USUAL
 
 TOKEN = "tok-s3cr3t-value"
 
@@ -249,9 +250,12 @@ def test_sandboxes_run_side_by_side() -> None:
 
 
 def test_serve_runs_until_interrupted() -> None:
-    code = "from pytest_hawzu.sandbox import serve; serve(0, None, 'cli-token')"
+    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.sandbox import serve; serve(0, None, 'cli-token')"
     with subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
         try:
             assert proc.stdout is not None
