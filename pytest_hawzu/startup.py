@@ -34,6 +34,12 @@ class Call(Protocol):
 class StartupError(HawzuError):
     """Reporting cannot start; the message says why and what to do."""
 
+    def __init__(self, message: str, *, may_pass: bool = False) -> None:
+        super().__init__(message)
+        # Trouble with the network or the server that trying later may get past,
+        # rather than an answer (no such release, locked, forbidden).
+        self.may_pass = may_pass
+
 
 # Never quotes the token: the point is that it must not be shown.
 UNUSABLE_TOKEN = (
@@ -168,7 +174,14 @@ def _step(what: str, call: Call, fn: Callable[[], T]) -> T:
 
 
 def _wrap(what: str, exc: HawzuError) -> StartupError:
-    return StartupError(f"{what} failed: {describe(exc)}")
+    return StartupError(f"{what} failed: {describe(exc)}", may_pass=may_pass(exc))
+
+
+def may_pass(exc: HawzuError) -> bool:
+    """Whether trying again later may succeed without anyone changing anything."""
+    if isinstance(exc, StartupError):
+        return exc.may_pass
+    return isinstance(exc, GaveUp)
 
 
 def describe(exc: HawzuError) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 from pytest_hawzu import attachments, journal
 from pytest_hawzu.aggregate import Aggregator, not_executed
 from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
-from pytest_hawzu.model import CaseResult
+from pytest_hawzu.model import CaseResult, counted
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url
-from pytest_hawzu.startup import Plan, describe, open_execution
+from pytest_hawzu.startup import Plan, describe, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
 
 Say = Callable[[str], None]
@@ -30,6 +30,8 @@ class Outcome:
     delivered: int = 0
     rejected: list[str] = field(default_factory=list)
     failed: str | None = None
+    # Hawzu refused (locked, forbidden, gone): trying again alone cannot help.
+    refused: bool = False
 
 
 def upload_all(
@@ -94,7 +96,12 @@ def _upload_held(
         path.unlink(missing_ok=True)
         say(f"{path}: delivered, journal removed")
         return True
-    say(f"{path}: not delivered: {outcome.failed}; the journal is kept, run hawzu upload again")
+    then = (
+        "once that is fixed, run hawzu upload again"
+        if outcome.refused
+        else "run hawzu upload again"
+    )
+    say(f"{path}: not delivered: {outcome.failed}; the journal is kept: {then}")
     return False
 
 
@@ -107,7 +114,7 @@ def _deliver(
     try:
         execution_id = contents.execution_id or _open(contents, client, retrier)
         results = _results(contents)
-        say(f"{contents.path}: {len(results)} results for execution {execution_id}")
+        say(f"{contents.path}: {counted(len(results), 'result')} for execution {execution_id}")
         batch_size = int(header.get("batch_size") or 100)
         for start in range(0, len(results), batch_size):
             batch = results[start : start + batch_size]
@@ -122,6 +129,7 @@ def _deliver(
             say(f"  execution {execution_id} completed")
     except HawzuError as exc:
         outcome.failed = describe(exc)
+        outcome.refused = not may_pass(exc)
     for line in outcome.rejected:
         say(f"  rejected {line}")
     return outcome

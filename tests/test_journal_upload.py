@@ -302,7 +302,10 @@ def test_upload_exits_1_and_keeps_the_journal_when_hawzu_refuses(pytester, hawzu
     hawzu_env.fail_next(403, 10_000)
     result = upload(pytester, ".hawzu")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*: not delivered: *HTTP 403 *; the journal is kept*"])
+    # Uploading again cannot help until the refusal is dealt with: say so.
+    result.stdout.fnmatch_lines(
+        ["*: not delivered: *HTTP 403 *; the journal is kept: once that is fixed, run hawzu *"]
+    )
     assert len(journals(pytester)) == 1
 
 

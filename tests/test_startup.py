@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_hawzu.client import ApiError
+from pytest_hawzu.retry import GaveUp
+from pytest_hawzu.startup import StartupError, _wrap, may_pass
 from tests.conftest import only_execution, statuses
 
 SUITE = """
@@ -178,3 +181,28 @@ def test_summary_names_the_execution(pytester, hawzu_env):
             "results sent: 1 passed",
         ]
     )
+
+
+# -- whether trying again later may help ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param(
+            GaveUp(ApiError(503, "DOWN", "later"), attempts=3, reason="x"), True, id="gave-up"
+        ),
+        pytest.param(ApiError(409, "EXECUTION_LOCKED", "completed"), False, id="refused"),
+        pytest.param(StartupError("release 'x' not found"), False, id="startup-answer"),
+        pytest.param(
+            _wrap("checking the token", GaveUp(None, attempts=1, reason="aborted")),
+            True,
+            id="startup-outage",
+        ),
+        pytest.param(
+            _wrap("checking the token", ApiError(403, "FORBIDDEN", "no")), False, id="startup-403"
+        ),
+    ],
+)
+def test_may_pass_tells_an_outage_from_an_answer(error, expected):
+    assert may_pass(error) is expected
