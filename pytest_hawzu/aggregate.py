@@ -2,7 +2,8 @@
 
 Hawzu keeps one result per case and a later write replaces an earlier one, so
 what is sent is always the combination so far: the worst status wins
-(FAILED over BLOCKED over PASSED over SKIPPED), durations add up, and the
+(FAILED over BLOCKED over NOT_EXECUTED over PASSED over SKIPPED), durations
+add up, and the
 notes name each test that failed.
 """
 
@@ -69,6 +70,19 @@ class Aggregator:
             if isinstance(held, TestOutcome):
                 self._cases[case_id] = held.status
 
+    def finished(self, case_id: str) -> set[str] | None:
+        """Node IDs of the finished tests of a case several tests report to.
+
+        None for any other case: its one test is in, or nothing is.
+        """
+        shared = self._shared
+        if shared is None or case_id not in shared:
+            return None
+        with self.lock:
+            held = self._cases.get(case_id)
+            tests = held if isinstance(held, list) else [held]
+            return {t.nodeid for t in tests if isinstance(t, TestOutcome)}
+
     def outcomes_kept(self) -> int:
         with self.lock:
             held = [h if isinstance(h, list) else [h] for h in self._cases.values()]
@@ -98,8 +112,8 @@ def combine(case_id: str, tests: list[TestOutcome], notes_limit: int) -> CaseRes
     """The one result of a case from the outcomes of its tests."""
     if len(tests) == 1:
         return _single(case_id, tests[0], notes_limit)
-    status = Status.NOT_EXECUTED
-    for test in tests:
+    status = tests[0].status
+    for test in tests[1:]:
         status = worst(status, test.status)
     starts = [t.started_at for t in tests if t.started_at is not None]
     ends = [t.finished_at for t in tests if t.finished_at is not None]
@@ -139,6 +153,13 @@ def _let_go(case_id: str, status: Status) -> TestOutcome:
 def not_executed(case_id: str, nodeids: tuple[str, ...], reason: str) -> CaseResult:
     """The result of a case that was in scope but whose tests never ran."""
     return CaseResult(case_id=case_id, status=Status.NOT_EXECUTED, notes=reason, nodeids=nodeids)
+
+
+def not_run(nodeid: str, case_id: str, reason: str) -> TestOutcome:
+    """A selected test that never finished, in a case whose other tests did."""
+    return TestOutcome(
+        nodeid=nodeid, case_ids=(case_id,), status=Status.NOT_EXECUTED, notes=f"{nodeid}: {reason}"
+    )
 
 
 def _notes(tests: list[TestOutcome], limit: int) -> str:

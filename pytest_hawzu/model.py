@@ -18,10 +18,12 @@ class Status(enum.Enum):
 
 
 # When several tests map to one case the worst one wins, in this order.
+# A case is only as good as its worst test; one that never ran leaves the
+# case not executed, however its other tests passed.
 SEVERITY: dict[Status, int] = {
-    Status.NOT_EXECUTED: 0,
-    Status.SKIPPED: 1,
-    Status.PASSED: 2,
+    Status.SKIPPED: 0,
+    Status.PASSED: 1,
+    Status.NOT_EXECUTED: 2,
     Status.BLOCKED: 3,
     Status.FAILED: 4,
 }

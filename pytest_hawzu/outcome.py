@@ -17,6 +17,7 @@ from pytest_hawzu.status import StatusTable
 PHASE_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
 _PASSED_STEP = {step.name: step for step in PASSED_PHASES}
 SUBTEST_REPORTS = frozenset({"SubtestReport", "SubTestReport"})
+RERUN = "rerun"  # pytest-rerunfailures' outcome for a void attempt
 
 
 class _Running:
@@ -59,18 +60,17 @@ class TestRecorder:
     ) -> TestOutcome | None:
         """Take one report; return the test's outcome once its teardown arrived."""
         nodeid: str = report.nodeid
+        # Not reset at a setup report: pytest-rerunfailures holds an attempt's
+        # reports back until it ends, so its subtests' reports come first.
         state = self._running.get(nodeid)
-        if state is None or (report.when == "setup" and state.outcome != "rerun"):
-            reruns = state.reruns if state is not None else 0
-            state = self._running[nodeid] = _Running(case_ids, reruns=reruns)
+        if state is None:
+            state = self._running[nodeid] = _Running(case_ids)
         state.duration += report.duration
-        if report.outcome == "rerun":
-            # pytest-rerunfailures: this attempt is void; its teardown follows.
-            state.outcome = "rerun"
-            return None
-        if state.outcome == "rerun":
+        if RERUN in (report.outcome, state.outcome):
+            # This attempt is void; its teardown ends it.
+            state.outcome = RERUN
             if report.when == "teardown":
-                self._running[nodeid] = _Running(case_ids, reruns=state.reruns + 1)
+                self.rerun(nodeid)
             return None
         # A phase's user steps come before the phase's own step, in the order they ended.
         for step in user_steps:
@@ -86,6 +86,12 @@ class TestRecorder:
             del self._running[nodeid]
             return self._finish(report, state)
         return None
+
+    def rerun(self, nodeid: str) -> None:
+        """The test's current attempt is void and another one follows."""
+        state = self._running.get(nodeid)
+        if state is not None:
+            self._running[nodeid] = _Running(state.case_ids, reruns=state.reruns + 1)
 
     def crashed(self, report: Any, case_ids: tuple[str, ...], note: str) -> TestOutcome:
         """The outcome of a test whose process died while it ran."""
@@ -117,7 +123,8 @@ class TestRecorder:
                 state.notes.append(notes.failure(report.nodeid, report, self.notes_limit))
             state.outcome = "failed"
         elif report.skipped:
-            state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
+            if state.outcome != "failed":  # a skip after a failed subtest hides nothing
+                state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
             state.notes.append(notes.skip_reason(report))
         elif hasattr(report, "wasxfail"):
             state.outcome = "xpass"
@@ -126,7 +133,8 @@ class TestRecorder:
 
     def _teardown(self, state: _Running, report: Any) -> None:
         if report.failed:
-            if state.outcome in ("passed", "xpass"):
+            # Only a broken setup (BLOCKED) or a failure says more than this error.
+            if state.outcome not in ("setup_error", "failed"):
                 state.outcome = "teardown_error"
             state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "teardown"))
         self._step(state, "teardown", report)

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import ci, title
-from pytest_hawzu.aggregate import Aggregator, not_executed
+from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
 from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.journal import Journal
 from pytest_hawzu.model import Status, TestOutcome
-from pytest_hawzu.outcome import TestRecorder
+from pytest_hawzu.outcome import RERUN, TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import TOKEN_ENV, Settings
 from pytest_hawzu.startup import (
@@ -225,7 +225,10 @@ class Reporter:
         if report.when == "teardown":
             self.unmarked += 1
         elif report.when not in ("setup", "call"):  # xdist's report for a crashed worker
-            self.crashed.append(report)
+            if report.outcome == RERUN:  # pytest-rerunfailures runs the test again
+                self.recorder.rerun(report.nodeid)
+            else:
+                self.crashed.append(report)
         self._announce()
 
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
@@ -333,29 +336,57 @@ class Reporter:
                     "Hawzu cases its tests cover; it and the tests that never ran are not reported"
                 )
 
-    def _unreached(self) -> dict[str, list[str]]:
-        """Cases in scope without any result, with their tests."""
+    def _selected(self) -> Iterator[tuple[str, str]]:
+        """(case ID, node ID) of every selected test."""
         if self.items is None:
-            return {c: n for c, n in self.scope.items() if c not in self.aggregator}
-        unreached: dict[str, list[str]] = {}
+            for case_id, nodeids in self.scope.items():
+                for nodeid in nodeids:
+                    yield case_id, nodeid
+            return
         for item in self.items:
             for case_id in case_ids(item):
-                if case_id not in self.aggregator:
-                    unreached.setdefault(case_id, []).append(item.nodeid)
-        return unreached
+                yield case_id, item.nodeid
+
+    def _never_finished(self) -> dict[str, list[str]]:
+        """Selected tests that never finished, by case: all of a case's, or some."""
+        missing: dict[str, list[str]] = {}
+        finished: dict[str, set[str] | None] = {}
+        for case_id, nodeid in self._selected():
+            if case_id in self.aggregator:
+                if case_id not in finished:
+                    finished[case_id] = self.aggregator.finished(case_id)
+                done = finished[case_id]
+                if done is None or nodeid in done:
+                    continue
+            missing.setdefault(case_id, []).append(nodeid)
+        return missing
 
     def _send_not_executed(self) -> None:
         unfinished = set(self.recorder.unfinished())
-        for case_id, nodeids in self._unreached().items():
-            # A case whose tests were all dropped by a hook gets nothing, as asked.
-            if not self.dropped.issuperset(nodeids):
-                running = [n for n in nodeids if n in unfinished]
+        for case_id, nodeids in self._never_finished().items():
+            # A test dropped by a hook gets nothing, as asked.
+            kept = [n for n in nodeids if n not in self.dropped]
+            if not kept:
+                continue
+            running = [n for n in kept if n in unfinished]
+            if case_id not in self.aggregator:
                 reason = (
                     f"not executed: the run was interrupted while {', '.join(running)} ran"
                     if running
                     else "not executed: the run ended before these tests ran"
                 )
-                self.uploader.submit_result(not_executed(case_id, tuple(nodeids), reason))
+                self.uploader.submit_result(not_executed(case_id, tuple(kept), reason))
+                continue
+            # Some of the case's tests ran: the rest join them, and the case is
+            # not executed unless one of those failed or was blocked.
+            for nodeid in kept:
+                reason = (
+                    "not executed: the run was interrupted while it ran"
+                    if nodeid in running
+                    else "not executed: the run ended before it ran"
+                )
+                self.aggregator.add(not_run(nodeid, case_id, reason))
+            self.uploader.submit((case_id,))
 
     def _complete(self, deadline: float) -> bool:
         """Complete the execution within what is left of the flush timeout."""

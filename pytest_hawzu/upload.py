@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from pytest_hawzu import attachments, journal
-from pytest_hawzu.aggregate import Aggregator, not_executed
+from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
 from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
 from pytest_hawzu.model import CaseResult, counted
 from pytest_hawzu.retry import Retrier, RetryPolicy
@@ -192,12 +192,18 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
     aggregator = Aggregator(notes_limit)
     for test in contents.outcomes:
         aggregator.add(test)
-    results = [aggregator.result(case_id) for case_id in aggregator.case_ids()]
+    unreached: list[CaseResult] = []
     if not contents.header.get("shared"):
-        reason = "not executed: the run ended before these tests ran"
-        results += [
-            not_executed(case_id, tuple(nodeids), reason)
-            for case_id, nodeids in contents.scope.items()
-            if case_id not in aggregator
-        ]
-    return results
+        # As the run would have sent them: a case none of whose tests finished
+        # is not executed, and so is one that only some of its tests finished.
+        finished = {test.nodeid for test in contents.outcomes}
+        for case_id, nodeids in contents.scope.items():
+            if case_id not in aggregator:
+                reason = "not executed: the run ended before these tests ran"
+                unreached.append(not_executed(case_id, tuple(nodeids), reason))
+                continue
+            for nodeid in nodeids:
+                if nodeid not in finished:
+                    reason = "not executed: the run ended before it ran"
+                    aggregator.add(not_run(nodeid, case_id, reason))
+    return [aggregator.result(case_id) for case_id in aggregator.case_ids()] + unreached

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import journal
+from pytest_hawzu.model import Status, TestOutcome
 from pytest_hawzu.sandbox import Sandbox
+from pytest_hawzu.upload import _results as upload_results
 from tests.conftest import (
     DEBUG_LOGS,
     FAST,
@@ -392,3 +394,22 @@ def test_bad_transport_options_are_one_line(pytester, hawzu_env, option):
     assert result.ret == 2
     assert result.errlines[-1].startswith("hawzu upload: error:")
     assert len(journals(pytester)) == 1
+
+
+def test_upload_counts_a_case_whose_tests_only_partly_finished_as_not_executed(tmp_path):
+    # The journal of a killed run: TCM-1's second test never finished.
+    contents = journal.Contents(
+        path=tmp_path / "run.jsonl",
+        header={"type": "session"},
+        outcomes=[
+            TestOutcome("t.py::test_a", ("TCM-1",), Status.PASSED),
+            TestOutcome("t.py::test_c", ("TCM-2",), Status.FAILED, notes="boom"),
+        ],
+        scope={"TCM-1": ["t.py::test_a", "t.py::test_b"], "TCM-2": ["t.py::test_c"]},
+    )
+    results = {r.case_id: r for r in upload_results(contents)}
+    assert {case: r.status for case, r in results.items()} == {
+        "TCM-1": Status.NOT_EXECUTED,
+        "TCM-2": Status.FAILED,
+    }
+    assert "t.py::test_b: not executed" in results["TCM-1"].notes

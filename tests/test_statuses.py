@@ -200,3 +200,171 @@ def test_only_the_final_attempt_of_a_rerun_counts(pytester, hawzu_env):
     assert results["TCM-31"]["status"] == "FAILED"
     assert "after 1 rerun" in results["TCM-31"]["notes"]
     assert "still broken" in results["TCM-31"]["notes"]
+
+
+RERUN_EDGES = """
+import unittest
+import pytest
+
+counts = {}
+
+def bump(key):
+    counts[key] = counts.get(key, 0) + 1
+    return counts[key]
+
+@pytest.fixture
+def teardown_flake(request):
+    yield
+    if bump(request.node.name) == 1:
+        raise RuntimeError("teardown flake")
+
+@pytest.fixture
+def teardown_broken():
+    yield
+    raise RuntimeError("teardown always")
+
+@pytest.mark.hawzu("TCM-41")
+def test_teardown_flakes_once(teardown_flake):
+    pass
+
+@pytest.mark.hawzu("TCM-42")
+def test_call_and_teardown_flake_once(teardown_flake):
+    assert bump("call") > 1
+
+@pytest.mark.hawzu("TCM-43")
+def test_teardown_always_fails(teardown_broken):
+    pass
+
+class TestUnittest(unittest.TestCase):
+    @pytest.mark.hawzu("TCM-44")
+    def test_a_subtest_fails(self):
+        for i in range(2):
+            with self.subTest(i=i):
+                self.assertEqual(i, 0)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reruns_of_teardown_errors_and_subtests_count_the_final_attempt(pytester, hawzu_env, mode):
+    # pytest-rerunfailures marks a failed teardown "rerun" too, and holds an
+    # attempt's reports back until it ends, after the subtests' own reports.
+    pytester.makepyfile(test_edges=RERUN_EDGES)
+    pytester.runpytest("--hawzu-release=1.4.0", "--reruns=2", *mode)
+    assert statuses(only_execution(hawzu_env)) == {
+        "TCM-41": "PASSED",
+        "TCM-42": "PASSED",
+        "TCM-43": "FAILED",
+        "TCM-44": "FAILED",
+    }
+
+
+def test_a_worker_crash_that_was_rerun_counts_the_final_attempt(pytester, hawzu_env):
+    pytester.makepyfile(
+        """
+        import os, pathlib
+        import pytest
+
+        FLAG = pathlib.Path(__file__).with_name("crashed.flag")
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_crashes_once():
+            if not FLAG.exists():
+                FLAG.write_text("x")
+                os._exit(1)
+        """
+    )
+    pytester.runpytest("--hawzu-release=1.4.0", "--reruns=1", "-n", "2")
+    result = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert result["status"] == "PASSED"
+    assert "crashed" not in result.get("notes", "")
+
+
+AFTER_A_FAILED_SUBTEST = """
+import unittest
+import pytest
+
+@pytest.fixture
+def teardown_broken():
+    yield
+    raise RuntimeError("teardown broke")
+
+@pytest.mark.hawzu("TCM-51")
+def test_subtest_fails_then_skips(subtests):
+    with subtests.test(msg="first"):
+        assert 0, "subtest broke"
+    pytest.skip("then skipped")
+
+@pytest.mark.hawzu("TCM-52")
+def test_subtest_fails_then_xfails(subtests):
+    with subtests.test(msg="first"):
+        assert 0, "subtest broke"
+    pytest.xfail("then xfailed")
+
+class TestUnittest(unittest.TestCase):
+    @pytest.mark.hawzu("TCM-53")
+    def test_subtest_fails_then_skips(self):
+        with self.subTest(i=1):
+            self.fail("subtest broke")
+        self.skipTest("then skipped")
+
+@pytest.mark.hawzu("TCM-54")
+def test_skips_then_teardown_fails(teardown_broken):
+    pytest.skip("skipped")
+
+@pytest.mark.hawzu("TCM-55")
+@pytest.mark.xfail(reason="known bug")
+def test_xfails_then_teardown_fails(teardown_broken):
+    assert 0  # pytest counts the teardown error as part of the expected failure
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failure_is_not_hidden_by_a_later_skip(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_after=AFTER_A_FAILED_SUBTEST)
+    pytester.runpytest("--hawzu-release=1.4.0", *mode)
+    results = only_execution(hawzu_env)["results"]
+    assert {case: r["status"] for case, r in results.items()} == {
+        "TCM-51": "FAILED",
+        "TCM-52": "FAILED",
+        "TCM-53": "FAILED",
+        "TCM-54": "FAILED",
+        "TCM-55": "SKIPPED",
+    }
+    assert "subtest broke" in results["TCM-51"]["notes"]
+    assert "teardown broke" in results["TCM-54"]["notes"]
+
+
+PARTLY_RUN = """
+import pytest
+
+@pytest.mark.hawzu("TCM-61")
+def test_first_of_two():
+    pass
+
+@pytest.mark.hawzu("TCM-62")
+def test_fails():
+    assert 0
+
+@pytest.mark.hawzu("TCM-61")
+def test_second_of_two():
+    pass
+
+@pytest.mark.hawzu("TCM-63")
+@pytest.mark.parametrize("n", [1, 2])
+def test_never_runs(n):
+    pass
+"""
+
+
+def test_a_case_whose_tests_only_partly_ran_is_not_executed(pytester, hawzu_env):
+    # Stopped by -x after TCM-61's first test: its second never ran, so the
+    # case was not executed, whatever the first one did.
+    pytester.makepyfile(test_partly=PARTLY_RUN)
+    pytester.runpytest("--hawzu-release=1.4.0", "-x", "-p", "no:xdist")
+    results = only_execution(hawzu_env)["results"]
+    assert {case: r["status"] for case, r in results.items()} == {
+        "TCM-61": "NOT_EXECUTED",
+        "TCM-62": "FAILED",
+        "TCM-63": "NOT_EXECUTED",
+    }
+    assert "test_second_of_two" in results["TCM-61"]["notes"]
