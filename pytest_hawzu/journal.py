@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_hawzu.attachments import Attachment
+from pytest_hawzu.client import MAX_BATCH
 from pytest_hawzu.model import TestOutcome
 
 if sys.platform != "win32":
@@ -120,12 +121,31 @@ class JournalError(Exception):
     """A file that is not a pytest-hawzu journal."""
 
 
+# The session line's fields that `hawzu upload` uses, and the types they must
+# have: a journal is a plain file that may have been damaged or written by
+# hand, and a wrong type must stop its upload, not be guessed at.
+_TEXT = (str, type(None))
+HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "url": _TEXT,
+    "release": _TEXT,
+    "project": _TEXT,
+    "title": _TEXT,
+    "description": _TEXT,
+    "idempotency_key": _TEXT,
+    "execution": _TEXT,
+    "shared": (bool,),
+    "complete": (bool,),
+    "batch_size": (int,),
+    "notes_limit": (int,),
+}
+
+
 def read(path: Path) -> Contents:
     lines = path.read_text(encoding="utf-8").splitlines()
     records = [r for r in (_parse(line) for line in lines) if r is not None]
     if not records or records[0].get("type") != "session":
         raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
-    contents = Contents(path=path, header=records[0])
+    contents = Contents(path=path, header=_header(path, records[0]))
     for record in records[1:]:
         kind = record.get("type")
         try:
@@ -139,16 +159,39 @@ def read(path: Path) -> Contents:
     return contents
 
 
+def _header(path: Path, header: dict[str, Any]) -> dict[str, Any]:
+    version = header.get("version")
+    if isinstance(version, int) and version > VERSION:
+        raise JournalError(
+            f"{path}: written by a newer pytest-hawzu (journal version {version}): "
+            "upgrade pytest-hawzu to deliver it"
+        )
+    for name, types in HEADER_TYPES.items():
+        if name not in header:
+            continue
+        value = header[name]
+        # bool is an int to Python: a count that is true or false is damage.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise JournalError(f"{path}: a damaged session line ({name} = {value!r})")
+    batch_size = header.get("batch_size", MAX_BATCH)
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise JournalError(f"{path}: a damaged session line (batch_size = {batch_size!r})")
+    return header
+
+
 def _apply(contents: Contents, record: dict[str, Any]) -> None:
     kind = record.pop("type", None)
     if kind == "execution":
-        contents.execution_id = str(record["id"])
+        contents.execution_id = _text(record["id"], "id")
         contents.web_url = str(record.get("web_url", ""))
     elif kind == "test":
         contents.outcomes.append(TestOutcome.from_json(record))
     elif kind == "scope":
         # Scope comes in chunks; one case's tests may span two of them.
-        for case_id, nodeids in record.get("cases", {}).items():
+        cases = record.get("cases", {})
+        if not isinstance(cases, dict) or not all(isinstance(n, list) for n in cases.values()):
+            raise TypeError("cases must map case IDs to lists of node IDs")
+        for case_id, nodeids in cases.items():
             contents.scope.setdefault(str(case_id), []).extend(str(n) for n in nodeids)
     elif kind == "end":
         contents.ended = True
@@ -158,11 +201,17 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
         contents.attachments_done.add((str(record["path"]), str(record["case"])))
 
 
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
 def _parse(line: str) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
-    except ValueError:
-        return None  # a line torn by a killed process
+    except (ValueError, RecursionError):
+        return None  # a line torn by a killed process, or garbage
     return record if isinstance(record, dict) else None
 
 

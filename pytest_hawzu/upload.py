@@ -74,7 +74,10 @@ def _upload_held(
 ) -> bool:
     try:
         contents = journal.read(path)
-    except (OSError, journal.JournalError, ValueError) as exc:
+    except journal.JournalError as exc:
+        say(str(exc))  # names the file already
+        return False
+    except (OSError, ValueError) as exc:
         say(f"{path}: cannot read: {exc}")
         return False
     target = url or str(contents.header.get("url") or "")
@@ -93,7 +96,7 @@ def _upload_held(
     finally:
         client.close()
     if outcome.failed is None:
-        path.unlink(missing_ok=True)
+        _remove(path, say)
         say(f"{path}: delivered, journal removed")
         return True
     then = (
@@ -149,7 +152,24 @@ def _attach(
             if case_id not in refused:  # no result, so Hawzu would refuse it too
                 send(case_id, attachment, say)
             journal.append(contents.path, journal.attachment_done(attachment, case_id))
-        Path(attachment.path).unlink(missing_ok=True)
+        if _own_copy(contents, attachment):
+            _remove(Path(attachment.path), say)
+
+
+def _own_copy(contents: journal.Contents, attachment: attachments.Attachment) -> bool:
+    """Whether the file is the plugin's copy beside the journal, not one of the user's.
+
+    A journal is a plain file: the path it names must not decide what is deleted.
+    """
+    own = (contents.path.parent / attachments.SUBDIR).resolve()
+    return own in Path(attachment.path).resolve().parents
+
+
+def _remove(path: Path, say: Say) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        say(f"  could not remove {path} ({exc.strerror or exc})")
 
 
 def _send_attachment(
@@ -164,8 +184,10 @@ def _send_attachment(
     what = f"attachment {attachment.name} of {case_id}"
     try:
         retrier.call(partial(attachments.send, client, execution_id, case_id, attachment))
+    except FileNotFoundError:
+        say(f"  {what} not sent: its file is gone")
     except OSError as exc:
-        say(f"  {what} not sent: its file is gone ({exc.strerror or exc})")
+        say(f"  {what} not sent: its file cannot be read ({exc.strerror or exc})")
     except ApiError as exc:
         if exc.status == 401 or exc.code in (EXECUTION_LOCKED, RELEASE_LOCKED):
             raise

@@ -343,14 +343,65 @@ def test_upload_without_a_token_is_one_line(pytester, hawzu_env, monkeypatch):
         pytest.param(None, id="missing"),
         pytest.param(b"hello\n", id="not-a-journal"),
         pytest.param(b"\xff\xfe\x00binary", id="binary"),
-        pytest.param(b'{"type":"session","version":1}\n{"type":"test"}\n', id="broken-test"),
-        pytest.param(b'{"type":"session","version":1}\n{"type":"execution"}\n', id="broken-exe"),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n{"type":"test"}\n', id="broken-test"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n{"type":"execution"}\n', id="broken-exe"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n{"type":"execution","id":null}\n',
+            id="null-exe",
+        ),
+        pytest.param(b'{"type":"session","url":"URL","version":99}\n', id="newer-version"),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"batch_size":-1}\n', id="batch-negative"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"batch_size":5000}\n', id="batch-too-big"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"batch_size":"abc"}\n', id="batch-text"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"notes_limit":"x"}\n', id="notes-limit"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"release":140}\n', id="release-number"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"execution":5}\n', id="execution-number"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1,"complete":"no"}\n', id="complete-text"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n{"type":"scope","cases":[]}\n', id="scope"
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n'
+            b'{"type":"test","nodeid":"t","case_ids":"TCM-1","status":"PASSED"}\n',
+            id="case-ids-text",
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n'
+            b'{"type":"test","nodeid":"t","case_ids":["T"],"status":"PASSED","duration":"nan"}\n',
+            id="duration-nan",
+        ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n'
+            b'{"type":"test","nodeid":"t","case_ids":["T"],"status":"PASSED",'
+            b'"started_at":"yesterday"}\n',
+            id="started-text",
+        ),
+        pytest.param(b'{"type":"session","version":1}\n' + b"[" * 100_000 + b"\n", id="deep"),
     ],
 )
 def test_a_bad_path_is_one_line(pytester, hawzu_env, content):
     path = pytester.path / "run.jsonl"
     if content is not None:
-        path.write_bytes(content)
+        # URL: the sandbox, so that nothing but the damage stops the upload.
+        path.write_bytes(content.replace(b'"URL"', json.dumps(hawzu_env.url).encode()))
     result = upload(pytester, str(path))
     assert result.ret == 1
     assert len([line for line in result.outlines + result.errlines if line.strip()]) == 1
@@ -413,3 +464,39 @@ def test_upload_counts_a_case_whose_tests_only_partly_finished_as_not_executed(t
         "TCM-2": Status.FAILED,
     }
     assert "t.py::test_b: not executed" in results["TCM-1"].notes
+
+
+def test_one_damaged_journal_does_not_stop_the_others(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    [good] = journals(pytester)
+    (good.parent / "a-damaged.jsonl").write_text('{"type":"session","version":1,"batch_size":-1}\n')
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["*a-damaged.jsonl: a damaged session line (batch_size = -1)", "*: delivered*"]
+    )
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
+def test_upload_deletes_no_file_outside_the_spool_directory(pytester, hawzu_env):
+    # A journal is a plain file: one that names somebody's file as an
+    # attachment must not make hawzu upload delete it.
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    [kept] = journals(pytester)
+    precious = pytester.path / "precious.txt"
+    precious.write_text("keep me")
+    record = {
+        "type": "attachment",
+        "path": str(precious),
+        "name": "x.txt",
+        "size": 7,
+        "cases": ["TCM-1"],
+        "nodeid": "t",
+    }
+    with kept.open("a") as stream:
+        stream.write(json.dumps(record) + "\n")
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 0, result.outlines
+    assert precious.read_text() == "keep me"
