@@ -8,17 +8,27 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_hawzu import __version__
 from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
 from pytest_hawzu.retry import Retrier, RetryPolicy
-from pytest_hawzu.settings import DEFAULT_RATE, DEFAULT_TIMEOUT, TOKEN_ENV, check_url
+from pytest_hawzu.settings import (
+    DEFAULT_RATE,
+    DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
+    MIN_RATE,
+    MIN_TIMEOUT,
+    TOKEN_ENV,
+    check_url,
+    shown_url,
+)
 from pytest_hawzu.startup import UNUSABLE_TOKEN, Plan, describe, open_execution, unusable_token
 from pytest_hawzu.throttle import Throttle
 
 USAGE_ERROR = 2
+URL_ENV = "HAWZU_URL"
 
 
 class CliError(Exception):
@@ -54,9 +64,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("sandbox", help="Run a local in-memory Hawzu until interrupted")
-    p.add_argument("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--rate", type=float, default=None, help="Requests per second per token")
-    p.add_argument("--token", default="sandbox-token", help="The token the sandbox accepts")
+    p.add_argument("--port", type=_port, default=0, help="Port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--rate", type=RATE, default=None, help="Requests per second per token")
+    p.add_argument(
+        "--token", type=_token_text, default="sandbox-token", help="The token the sandbox accepts"
+    )
     p.set_defaults(run=_run_sandbox)
 
 
@@ -87,19 +99,41 @@ def _execution_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _transport_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rate", type=_positive, default=DEFAULT_RATE, help="Most requests per second")
-    p.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT, help="Seconds per request")
+    p.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="Most requests per second")
+    p.add_argument("--timeout", type=TIMEOUT, default=DEFAULT_TIMEOUT, help="Seconds per request")
 
 
-def _positive(value: str) -> float:
-    """A finite number above zero; anything else is a usage error, not a traceback later."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value!r}")
+def _between(low: float, high: float = math.inf) -> Callable[[str], float]:
+    """An argparse type: a number in [low, high]; anything else is a usage error, not a
+    traceback later (a rate of 1e-12 overflows a wait, a timeout of 1e10 a socket)."""
+    wanted = f"a number from {low:g} to {high:g}" if high < math.inf else f"a number >= {low:g}"
+
+    def number(value: str) -> float:
+        try:
+            found = float(value)
+        except ValueError:
+            found = math.nan
+        if not (math.isfinite(found) and low <= found <= high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value!r}")
+        return found
+
     return number
+
+
+RATE = _between(MIN_RATE)
+TIMEOUT = _between(MIN_TIMEOUT, MAX_TIMEOUT)
+
+
+def _port(value: str) -> int:
+    if not (value.isdigit() and 0 <= int(value) <= 65535):
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value!r}")
+    return int(value)
+
+
+def _token_text(value: str) -> str:
+    if unusable_token(value) or not value:
+        raise argparse.ArgumentTypeError(f"expected printable ASCII without spaces, got {value!r}")
+    return value
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -107,7 +141,13 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         from pytest_hawzu.sandbox import serve
     except ImportError:
         raise CliError("the sandbox needs werkzeug: pip install 'pytest-hawzu[sandbox]'") from None
-    serve(args.port, args.rate, args.token)
+    try:
+        serve(args.port, args.rate, args.token)
+    except OSError as exc:
+        raise CliError(
+            f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}): pick another "
+            "--port, or 0 for a free one"
+        ) from None
     return 0
 
 
@@ -115,7 +155,7 @@ def _run_upload(args: argparse.Namespace) -> int:
     from pytest_hawzu.upload import upload_all
 
     token = _token()
-    url = _url(args.url) if args.url else None
+    url = _url(args.url) if args.url is not None else None
     ok = upload_all(
         args.paths, url=url, token=token, rate=args.rate, timeout=args.timeout, say=print
     )
@@ -125,6 +165,8 @@ def _run_upload(args: argparse.Namespace) -> int:
 def _run_create(args: argparse.Namespace) -> int:
     # Without --key a fresh key still goes out, so a retried POST never makes two.
     key = _key(args.key) or f"hawzu-cli-{uuid.uuid4()}"
+    if not args.release.strip():
+        raise CliError("--release must not be empty")
     client, retrier = _connect(args)
     plan = Plan(release=args.release, project=args.project, title=args.title, idempotency_key=key)
     try:
@@ -137,6 +179,8 @@ def _run_create(args: argparse.Namespace) -> int:
 
 
 def _run_complete(args: argparse.Namespace) -> int:
+    if not args.execution_id.strip():
+        raise CliError("the execution ID must not be empty")
     client, retrier = _connect(args)
     try:
         retrier.call(lambda: client.complete_execution(args.execution_id))
@@ -148,7 +192,7 @@ def _run_complete(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> tuple[HawzuClient, Retrier]:
-    url = _url(args.url or os.environ.get("HAWZU_URL") or DEFAULT_URL)
+    url = _url(args.url) if args.url is not None else _env_url()
     throttle = Throttle(args.rate)
     client = HawzuClient(url, _token(), timeout=args.timeout, observer=throttle.observe)
     return client, Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
@@ -175,8 +219,16 @@ def _token() -> str:
     return token
 
 
+def _env_url() -> str:
+    value = os.environ.get(URL_ENV) or DEFAULT_URL
+    try:
+        return check_url(value)
+    except ValueError as exc:
+        raise CliError(f"{URL_ENV} {shown_url(value)!r}: {exc}") from None
+
+
 def _url(value: str) -> str:
     try:
         return check_url(value)
     except ValueError as exc:
-        raise CliError(f"--url {value!r}: {exc}") from None
+        raise CliError(f"--url {shown_url(value)!r}: {exc}") from None

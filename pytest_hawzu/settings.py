@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_hawzu import status
-from pytest_hawzu.client import DEFAULT_URL, MAX_BATCH
+from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH
 from pytest_hawzu.model import Status
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
@@ -29,6 +29,9 @@ PARENT_ENV = "PYTEST_HAWZU_PARENT"
 ATTACH_CHOICES = ("none", "failed", "all")
 DEFAULT_RATE = 5.0
 DEFAULT_TIMEOUT = 30.0
+MIN_RATE = 0.01  # one request every 100 s
+MIN_TIMEOUT = 0.1
+MAX_TIMEOUT = 3600.0  # longer waits are not a timeout, and overflow a socket's
 DEFAULT_FLUSH_TIMEOUT = 120.0
 DEFAULT_MAX_RETRY_AFTER = 300.0
 DEFAULT_NOTES_LIMIT = 8_000
@@ -277,8 +280,8 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         execution=raw["execution"] or None,
         execution_key=_key(raw["execution_key"]),
         complete=config.getoption("hawzu_complete"),
-        rate=_number("rate", raw["rate"], float, low=0.01),
-        timeout=_number("timeout", raw["timeout"], float, low=0.1),
+        rate=_number("rate", raw["rate"], float, low=MIN_RATE),
+        timeout=_number("timeout", raw["timeout"], float, low=MIN_TIMEOUT, high=MAX_TIMEOUT),
         flush_timeout=_number("flush_timeout", raw["flush_timeout"], float, low=0),
         spool_dir=Path(raw["spool_dir"] or DEFAULT_SPOOL_DIR),
         attach=_choice("attach", raw["attach"], ATTACH_CHOICES),
@@ -354,7 +357,7 @@ def _url(value: str) -> str:
     try:
         return check_url(value)
     except ValueError as exc:
-        raise pytest.UsageError(f"--hawzu-url={value!r}: {exc}") from None
+        raise pytest.UsageError(f"--hawzu-url={shown_url(value)!r}: {exc}") from None
 
 
 def check_url(value: str) -> str:
@@ -362,9 +365,29 @@ def check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http(s) URL such as {DEFAULT_URL}")
+    if "@" in parts.netloc:
+        # requests would send them as Basic auth in place of the token.
+        raise ValueError(
+            f"a user or password in the URL would replace the API token; give the URL "
+            f"without them (the token comes from {TOKEN_ENV})"
+        )
+    try:
+        parts.port  # noqa: B018 -- urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError("the port must be a number from 0 to 65535") from None
+    if parts.path.rstrip("/").endswith(API_PREFIX):
+        raise ValueError(f"give the base URL, without {API_PREFIX}: the plugin adds it")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError("plain http is allowed only for loopback hosts; use https")
     return value.rstrip("/")
+
+
+def shown_url(value: str) -> str:
+    """The URL as an error line may show it: any user and password hidden."""
+    parts = urlsplit(value)
+    if "@" not in parts.netloc:
+        return value
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def is_loopback(host: str) -> bool:

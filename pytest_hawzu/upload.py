@@ -18,7 +18,7 @@ from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
 from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
 from pytest_hawzu.model import CaseResult, counted
 from pytest_hawzu.retry import Retrier, RetryPolicy
-from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url
+from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url, shown_url
 from pytest_hawzu.startup import Plan, describe, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
 
@@ -86,7 +86,7 @@ def _upload_held(
         # the plugin's rules before the token is sent there.
         target = check_url(target)
     except ValueError as exc:
-        say(f"{path}: the journal's URL {target!r} is refused: {exc}; pass --url")
+        say(f"{path}: the journal's URL {shown_url(target)!r} is refused: {exc}; pass --url")
         return False
     throttle = Throttle(rate)
     client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)

@@ -113,6 +113,24 @@ def test_url_option_overrides_the_environment(sandbox, monkeypatch, capsys):
             "*plain http is allowed only for loopback*",
             id="url",
         ),
+        pytest.param(
+            ["execution", "create", "--release", "1.4.0", "--url", ""],
+            2,
+            "hawzu: error: --url '': expected an http(s) URL*",
+            id="empty-url",
+        ),
+        pytest.param(
+            ["execution", "create", "--release", ""],
+            2,
+            "hawzu: error: --release must not be empty",
+            id="empty-release",
+        ),
+        pytest.param(
+            ["execution", "complete", ""],
+            2,
+            "hawzu: error: the execution ID must not be empty",
+            id="empty-id",
+        ),
     ],
 )
 def test_failures_say_why_on_stderr(hawzu_env, capsys, argv, code, message):
@@ -163,3 +181,10 @@ def test_the_installed_command(hawzu_env):
     )
     assert completed.returncode == 0, completed.stderr
     assert hawzu_env.execution(execution_id)["status"] == "COMPLETED"
+
+
+def test_a_bad_hawzu_url_in_the_environment_is_named_as_such(hawzu_env, monkeypatch, capsys):
+    monkeypatch.setenv("HAWZU_URL", "ftp://example.com")
+    got, out, err = run(capsys, "execution", "create", "--release", "1.4.0")
+    assert (got, out) == (2, "")
+    assert err.startswith("hawzu: error: HAWZU_URL 'ftp://example.com': "), err

@@ -643,7 +643,16 @@ def test_two():
 # -- transport: loopback-only http, and a User-Agent that says who calls -------------------
 
 
-@pytest.mark.parametrize("url", ["http://example.com", "http://10.1.2.3:8080", "ftp://localhost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com",
+        "http://10.1.2.3:8080",
+        "ftp://localhost",
+        "http://127.0.0.1:99999",
+        "https://api.hawzu.com/api/v1/",
+    ],
+)
 def test_plain_http_is_a_usage_error_except_on_loopback(pytester, hawzu_env, url):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest(*FAST, f"--hawzu-url={url}")
@@ -729,3 +738,11 @@ def test_a_crash_while_sending_keeps_every_result_for_upload(pytester, hawzu_env
     result.stdout.fnmatch_lines(["not delivered: 3 results (internal error in pytest-hawzu *)"])
     assert only_execution(hawzu_env)["results"] == {}
     assert len(journals(pytester)) == 1
+
+
+def test_a_url_with_a_password_is_a_usage_error_that_does_not_show_it(pytester, hawzu_env):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*FAST, "--hawzu-url=https://ci:hunter2@api.hawzu.com")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--hawzu-url='https://***@api.hawzu.com': *user or password*"])
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()

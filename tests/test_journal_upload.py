@@ -409,7 +409,19 @@ def test_a_bad_path_is_one_line(pytester, hawzu_env, content):
     assert hawzu_env.requests() == []
 
 
-@pytest.mark.parametrize("url", ["http://example.com", "ftp://127.0.0.1", "not a url", "https://"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com",
+        "ftp://127.0.0.1",
+        "not a url",
+        "https://",
+        "",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:abc",
+        "https://api.hawzu.com/api/v1",
+    ],
+)
 def test_a_bad_url_is_one_line(pytester, hawzu_env, url):
     pytester.makepyfile(SUITE)
     outage_run(pytester, hawzu_env)
@@ -417,6 +429,21 @@ def test_a_bad_url_is_one_line(pytester, hawzu_env, url):
     assert result.ret == 2
     assert len(result.errlines) == 1
     assert result.errlines[0].startswith(f"hawzu: error: --url {url!r}: ")
+    assert len(journals(pytester)) == 1
+
+
+def test_a_url_with_a_password_is_refused_without_showing_it(pytester, hawzu_env):
+    # requests would send the user and password as Basic auth instead of the
+    # token; and a password has no business in an error line.
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    url = hawzu_env.url.replace("http://", "http://ci:hunter2@")
+    result = upload(pytester, ".hawzu", "--url", url)
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(
+        ["hawzu: error: --url 'http://***@127.0.0.1:*': *user or password*"]
+    )
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
     assert len(journals(pytester)) == 1
 
 
@@ -436,7 +463,15 @@ def test_a_journal_naming_plain_http_to_a_remote_host_is_refused(pytester, hawzu
 
 
 @pytest.mark.parametrize(
-    "option", [["--rate", "0"], ["--rate", "-1"], ["--timeout", "0"], ["--rate", "nan"]]
+    "option",
+    [
+        ["--rate", "0"],
+        ["--rate", "-1"],
+        ["--timeout", "0"],
+        ["--rate", "nan"],
+        ["--rate", "1e-12"],  # one request every 30,000 years
+        ["--timeout", "1e10"],  # beyond what a socket accepts
+    ],
 )
 def test_bad_transport_options_are_one_line(pytester, hawzu_env, option):
     pytester.makepyfile(SUITE)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +17,8 @@ from sandbox_helpers import Api, error_of
 
 from pytest_hawzu.sandbox import RequestRecord, Sandbox
 from tests.conftest import SIGINT_AS_USUAL
+
+HAWZU = str(Path(sys.executable).with_name("hawzu"))
 
 TOKEN = "tok-s3cr3t-value"
 
@@ -275,3 +279,44 @@ def test_serve_runs_until_interrupted() -> None:
     assert "Traceback" not in stderr
     assert "GET /api/v1/me" in stderr  # the access log a person watching relies on
     assert "cli-token" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "--port: expected a port from 0 to 65535*"),
+        (["--port", "-1"], "--port: expected a port from 0 to 65535*"),
+        (["--rate", "0"], "--rate: expected a number >= 0.01*"),
+        (["--rate", "nan"], "--rate: expected a number >= 0.01*"),
+        (["--token", "a b"], "--token: expected printable ASCII without spaces*"),
+        (["--token", ""], "--token: expected printable ASCII without spaces*"),
+    ],
+)
+def test_bad_sandbox_options_are_one_line(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [HAWZU, "sandbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert fnmatch.fnmatch(done.stderr.strip().splitlines()[-1], f"*{message}"), done.stderr
+
+
+def test_a_sandbox_port_in_use_is_one_line() -> None:
+    with Sandbox() as taken:
+        port = taken.url.rsplit(":", 1)[1]
+        done = subprocess.run(
+            [HAWZU, "sandbox", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"hawzu: error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "pick another --port, or 0 for a free one"
+    )
