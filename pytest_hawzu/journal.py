@@ -265,11 +265,9 @@ def hold(path: Path) -> IO[bytes] | None:
 
 
 def find(paths: Iterable[Path]) -> list[Path]:
-    """Journal files named directly, or found in the named directories."""
-    found: list[Path] = []
+    """Journal files named directly, or found in the named directories, each once."""
+    found: dict[Path, Path] = {}  # by where it really is: a file named twice, or by a link
     for path in paths:
-        if path.is_dir():
-            found.extend(sorted(path.glob(f"*{SUFFIX}")))
-        else:
-            found.append(path)
-    return found
+        for each in sorted(path.glob(f"*{SUFFIX}")) if path.is_dir() else [path]:
+            found.setdefault(each.resolve(), each)
+    return list(found.values())

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from pytest_hawzu import attachments, journal
 from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
@@ -151,7 +152,7 @@ def _attach(
                 continue
             if case_id not in refused:  # no result, so Hawzu would refuse it too
                 send(case_id, attachment, say)
-            journal.append(contents.path, journal.attachment_done(attachment, case_id))
+            _note(contents.path, journal.attachment_done(attachment, case_id), say)
         if _own_copy(contents, attachment):
             _remove(Path(attachment.path), say)
 
@@ -163,6 +164,14 @@ def _own_copy(contents: journal.Contents, attachment: attachments.Attachment) ->
     """
     own = (contents.path.parent / attachments.SUBDIR).resolve()
     return own in Path(attachment.path).resolve().parents
+
+
+def _note(path: Path, record: dict[str, Any], say: Say) -> None:
+    """Note in the journal what need not be sent again; at worst it is sent twice."""
+    try:
+        journal.append(path, record)
+    except OSError as exc:
+        say(f"  could not note in {path} what was sent ({exc.strerror or exc})")
 
 
 def _remove(path: Path, say: Say) -> None:

@@ -535,3 +535,13 @@ def test_upload_deletes_no_file_outside_the_spool_directory(pytester, hawzu_env)
     result = upload(pytester, ".hawzu")
     assert result.ret == 0, result.outlines
     assert precious.read_text() == "keep me"
+
+
+def test_a_journal_named_twice_is_delivered_once(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    [kept] = journals(pytester)
+    result = upload(pytester, ".hawzu", str(kept), ".hawzu/")
+    assert result.ret == 0, result.outlines
+    assert len([line for line in result.outlines if "delivered, journal removed" in line]) == 1
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
