@@ -6,14 +6,13 @@ import argparse
 import math
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_hawzu import __version__
 from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
-from pytest_hawzu.retry import Retrier, RetryPolicy
+from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import (
     DEFAULT_RATE,
     DEFAULT_TIMEOUT,
@@ -195,7 +194,12 @@ def _connect(args: argparse.Namespace) -> tuple[HawzuClient, Retrier]:
     url = _url(args.url) if args.url is not None else _env_url()
     throttle = Throttle(args.rate)
     client = HawzuClient(url, _token(), timeout=args.timeout, observer=throttle.observe)
-    return client, Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
+    return client, Retrier(throttle, RetryPolicy(), sleep=telling_sleep(_say_on_stderr))
+
+
+def _say_on_stderr(line: str) -> None:
+    # stdout carries only the result (an execution ID), for scripts to read.
+    print(line, file=sys.stderr)
 
 
 def _key(value: str | None) -> str | None:

@@ -11,6 +11,7 @@ import enum
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -187,3 +188,19 @@ class Retrier:
             raise GaveUp(last, attempts=attempts, reason="deadline reached") from last
         if seconds > 0 and self._sleep(seconds):
             raise GaveUp(last, attempts=attempts, reason="aborted") from last
+
+
+# A wait this long looks like a hang to someone watching a command.
+LONG_WAIT = 2.0
+
+
+def telling_sleep(say: Callable[[str], None]) -> Callable[[float], bool]:
+    """A `Retrier` sleep for commands: says so before a long wait."""
+    event = threading.Event()
+
+    def sleep(seconds: float) -> bool:
+        if seconds >= LONG_WAIT:
+            say(f"  waiting {seconds:.0f} s before trying again (Hawzu is busy or not answering)")
+        return event.wait(seconds)
+
+    return sleep

@@ -7,7 +7,6 @@ the journal's idempotency key, so it is the one the run would have made.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,7 +17,7 @@ from pytest_hawzu import attachments, journal
 from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
 from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
 from pytest_hawzu.model import CaseResult, counted
-from pytest_hawzu.retry import Retrier, RetryPolicy
+from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url, shown_url
 from pytest_hawzu.startup import Plan, describe, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
@@ -91,7 +90,7 @@ def _upload_held(
         return False
     throttle = Throttle(rate)
     client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)
-    retrier = Retrier(throttle, RetryPolicy(), sleep=threading.Event().wait)
+    retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))
     try:
         outcome = _deliver(contents, client, retrier, say)
     finally:

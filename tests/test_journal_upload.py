@@ -545,3 +545,15 @@ def test_a_journal_named_twice_is_delivered_once(pytester, hawzu_env):
     assert result.ret == 0, result.outlines
     assert len([line for line in result.outlines if "delivered, journal removed" in line]) == 1
     assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
+def test_upload_says_so_when_it_waits_for_hawzu(pytester, hawzu_env):
+    # A Retry-After of minutes would otherwise look like a hang.
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    hawzu_env.fail_next(503, 1, path="/results", retry_after=2)
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 0, result.outlines
+    result.stdout.fnmatch_lines(
+        ["  waiting 2 s before trying again*", "*delivered, journal removed"]
+    )
