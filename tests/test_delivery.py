@@ -472,20 +472,22 @@ def test_401_mid_session_stops_every_later_call(pytester, hawzu_env):
     assert len(journals(pytester)) == 1
 
 
+# TCM-999 is not a case the sandbox knows: Hawzu rejects its result.
+KNOWN_AND_UNKNOWN = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_known():
+    pass
+
+@pytest.mark.hawzu("TCM-999")
+def test_unknown():
+    pass
+"""
+
+
 def test_rejected_items_are_listed_with_case_test_and_reason(pytester, hawzu_env):
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.hawzu("TCM-1")
-        def test_known():
-            pass
-
-        @pytest.mark.hawzu("TCM-999")
-        def test_unknown():
-            pass
-        """
-    )
+    pytester.makepyfile(KNOWN_AND_UNKNOWN)
     result = run(pytester)
     assert result.ret == pytest.ExitCode.OK
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
@@ -551,19 +553,7 @@ def test_strict_fails_a_green_run_with_an_undelivered_result(pytester, hawzu_env
 def test_strict_fails_a_green_run_with_a_rejected_result(pytester, hawzu_env):
     # A typo in a case ID leaves that test's result out of Hawzu: the gap
     # --hawzu-strict exists to catch.
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.hawzu("TCM-1")
-        def test_known():
-            pass
-
-        @pytest.mark.hawzu("TCM-999")
-        def test_unknown():
-            pass
-        """
-    )
+    pytester.makepyfile(KNOWN_AND_UNKNOWN)
     result = run(pytester, "--hawzu-strict")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}

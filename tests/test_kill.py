@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +205,34 @@ def test_upload_leaves_the_journal_of_a_running_session_alone(pytester, hawzu_en
     assert statuses(only_execution(hawzu_env)) == EXPECTED
 
 
+def interrupt_when(pytester: pytest.Pytester, ready: Callable[[], bool]) -> tuple[int, str]:
+    """Run pytest, press Ctrl-C once `ready()` holds; its exit code and a clean output."""
+    log_path = pytester.path / "pytest.log"
+    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            interruptible_pytest("-p", "no:cacheprovider", *args),
+            cwd=pytester.path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            end = time.monotonic() + 60
+            while not ready():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < end, "pytest never got where Ctrl-C was due"
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert "Traceback" not in output, output
+    assert "KeyboardInterrupt" not in output, output
+    return proc.returncode, output
+
+
 def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, hawzu_env):
     # Hawzu says "come back in a minute"; the user stops waiting with Ctrl-C.
     hawzu_env.fail_next(503, 1000, retry_after=60)
@@ -218,29 +246,10 @@ def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, h
         """
     )
     log_path = pytester.path / "pytest.log"
-    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            interruptible_pytest("-p", "no:cacheprovider", *args),
-            cwd=pytester.path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            end = time.monotonic() + 60
-            while "uploading results to Hawzu" not in log_path.read_text():
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < end, "the flush never showed progress"
-                time.sleep(0.02)
-            os.kill(proc.pid, signal.SIGINT)
-            proc.wait(timeout=30)
-        finally:
-            proc.kill()
-            proc.wait(timeout=30)
-    output = log_path.read_text()
-    assert "Traceback" not in output, output
-    assert "KeyboardInterrupt" not in output, output
-    assert proc.returncode == pytest.ExitCode.OK, output  # the tests passed
+    returncode, output = interrupt_when(
+        pytester, lambda: "uploading results to Hawzu" in log_path.read_text()
+    )
+    assert returncode == pytest.ExitCode.OK, output  # the tests passed
     lines = output.splitlines()
     assert "not delivered: 1 result (the end-of-session flush was interrupted)" in lines
     [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
@@ -284,30 +293,11 @@ def test_slows_the_completion_down():
 
 def test_ctrl_c_while_completing_keeps_the_journal_and_the_exit_code(pytester, hawzu_env):
     pytester.makepyfile(SLOW_COMPLETION)
-    log_path = pytester.path / "pytest.log"
-    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            interruptible_pytest("-p", "no:cacheprovider", *args),
-            cwd=pytester.path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            end = time.monotonic() + 60
-            while not [r for r in hawzu_env.requests() if (r.method, r.status) == ("PATCH", 503)]:
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < end, "the completion was never refused"
-                time.sleep(0.02)
-            os.kill(proc.pid, signal.SIGINT)
-            proc.wait(timeout=30)
-        finally:
-            proc.kill()
-            proc.wait(timeout=30)
-    output = log_path.read_text()
-    assert "Traceback" not in output, output
-    assert "KeyboardInterrupt" not in output, output
-    assert proc.returncode == pytest.ExitCode.OK, output
+    returncode, output = interrupt_when(
+        pytester,
+        lambda: any((r.method, r.status) == ("PATCH", 503) for r in hawzu_env.requests()),
+    )
+    assert returncode == pytest.ExitCode.OK, output
     assert "Hawzu: completing execution exe_1 was interrupted" in output
     assert "journal kept: " in output
     assert only_execution(hawzu_env)["status"] == "IN_PROGRESS"
