@@ -200,7 +200,9 @@ def telling_sleep(say: Callable[[str], None]) -> Callable[[float], bool]:
 
     def sleep(seconds: float) -> bool:
         if seconds >= LONG_WAIT:
-            say(f"  waiting {seconds:.0f} s before trying again (Hawzu is busy or not answering)")
+            say(
+                f"  waiting {seconds:.0f} s before the next request to Hawzu (a retry or its limit)"
+            )
         return event.wait(seconds)
 
     return sleep

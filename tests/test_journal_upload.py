@@ -555,5 +555,5 @@ def test_upload_says_so_when_it_waits_for_hawzu(pytester, hawzu_env):
     result = upload(pytester, ".hawzu")
     assert result.ret == 0, result.outlines
     result.stdout.fnmatch_lines(
-        ["  waiting 2 s before trying again*", "*delivered, journal removed"]
+        ["  waiting 2 s before the next request to Hawzu*", "*delivered, journal removed"]
     )
