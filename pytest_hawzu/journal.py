@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_hawzu.attachments import Attachment
-from pytest_hawzu.client import MAX_BATCH
+from pytest_hawzu.client import MAX_BATCH, MAX_NOTES
 from pytest_hawzu.model import TestOutcome
 
 if sys.platform != "win32":
@@ -173,9 +173,10 @@ def _header(path: Path, header: dict[str, Any]) -> dict[str, Any]:
         # bool is an int to Python: a count that is true or false is damage.
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise JournalError(f"{path}: a damaged session line ({name} = {value!r})")
-    batch_size = header.get("batch_size", MAX_BATCH)
-    if not 1 <= batch_size <= MAX_BATCH:
-        raise JournalError(f"{path}: a damaged session line (batch_size = {batch_size!r})")
+    for name, low, high in (("batch_size", 1, MAX_BATCH), ("notes_limit", 200, MAX_NOTES)):
+        value = header.get(name, low)
+        if not low <= value <= high:
+            raise JournalError(f"{path}: a damaged session line ({name} = {value!r})")
     return header
 
 

@@ -367,6 +367,9 @@ def test_upload_without_a_token_is_one_line(pytester, hawzu_env, monkeypatch):
             b'{"type":"session","url":"URL","version":1,"notes_limit":"x"}\n', id="notes-limit"
         ),
         pytest.param(
+            b'{"type":"session","url":"URL","version":1,"notes_limit":-5}\n', id="notes-limit-low"
+        ),
+        pytest.param(
             b'{"type":"session","url":"URL","version":1,"release":140}\n', id="release-number"
         ),
         pytest.param(
