@@ -350,13 +350,18 @@ class Reporter:
     def _never_finished(self) -> dict[str, list[str]]:
         """Selected tests that never finished, by case: all of a case's, or some."""
         missing: dict[str, list[str]] = {}
-        finished: dict[str, set[str] | None] = {}
+        # Only cases with several tests: a run of 100,000 must not build a
+        # second index of them at its end.
+        finished: dict[str, set[str]] = {}
         for case_id, nodeid in self._selected():
             if case_id in self.aggregator:
-                if case_id not in finished:
-                    finished[case_id] = self.aggregator.finished(case_id)
-                done = finished[case_id]
-                if done is None or nodeid in done:
+                done = finished.get(case_id)
+                if done is None:
+                    done = self.aggregator.finished(case_id)
+                    if done is None:
+                        continue  # its one test is in
+                    finished[case_id] = done
+                if nodeid in done:
                     continue
             missing.setdefault(case_id, []).append(nodeid)
         return missing
