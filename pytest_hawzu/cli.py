@@ -164,8 +164,10 @@ def _run_upload(args: argparse.Namespace) -> int:
 def _run_create(args: argparse.Namespace) -> int:
     # Without --key a fresh key still goes out, so a retried POST never makes two.
     key = _key(args.key) or f"hawzu-cli-{uuid.uuid4()}"
-    if not args.release.strip():
+    if not _text(args.release, "--release").strip():
         raise CliError("--release must not be empty")
+    if args.project is not None:
+        _text(args.project, "--project")
     client, retrier = _connect(args)
     plan = Plan(release=args.release, project=args.project, title=args.title, idempotency_key=key)
     try:
@@ -178,7 +180,7 @@ def _run_create(args: argparse.Namespace) -> int:
 
 
 def _run_complete(args: argparse.Namespace) -> int:
-    if not args.execution_id.strip():
+    if not _text(args.execution_id, "the execution ID").strip():
         raise CliError("the execution ID must not be empty")
     client, retrier = _connect(args)
     try:
@@ -221,6 +223,15 @@ def _token() -> str:
     if unusable_token(token):
         raise CliError(UNUSABLE_TOKEN)
     return token
+
+
+def _text(value: str, name: str) -> str:
+    """`value`, if it is text: bytes that are not UTF-8 arrive as lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CliError(f"{name} is not valid UTF-8 text") from None
+    return value
 
 
 def _env_url() -> str:

@@ -53,6 +53,10 @@ def upload_all(
 def upload_one(
     path: Path, *, url: str | None, token: str, rate: float, timeout: float, say: Say
 ) -> bool:
+    if path.exists() and not path.is_file():
+        # Opening a pipe would wait for a writer forever.
+        say(f"{path}: not a journal file (a pipe, a device or a directory)")
+        return False
     try:
         held = journal.hold(path)
     except OSError as exc:

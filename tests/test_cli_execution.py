@@ -188,3 +188,20 @@ def test_a_bad_hawzu_url_in_the_environment_is_named_as_such(hawzu_env, monkeypa
     got, out, err = run(capsys, "execution", "create", "--release", "1.4.0")
     assert (got, out) == (2, "")
     assert err.startswith("hawzu: error: HAWZU_URL 'ftp://example.com': "), err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["execution", "create", "--release", "1.4.\udcff"],
+        ["execution", "create", "--release", "1.4.0", "--project", "p\udcff"],
+        ["execution", "complete", "exe_\udcff"],
+    ],
+    ids=["release", "project", "id"],
+)
+def test_an_argument_that_is_not_text_is_one_line(hawzu_env, capsys, argv):
+    # Bytes that are not UTF-8 reach Python as lone surrogates.
+    got, out, err = run(capsys, *argv)
+    assert (got, out) == (2, "")
+    assert len(err.splitlines()) == 1, err
+    assert "is not valid UTF-8 text" in err

@@ -9,6 +9,7 @@ server exactly what a healthy run would have put there.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -559,4 +560,16 @@ def test_upload_says_so_when_it_waits_for_hawzu(pytester, hawzu_env):
     assert result.ret == 0, result.outlines
     result.stdout.fnmatch_lines(
         ["  waiting 2 s before the next request to Hawzu*", "*delivered, journal removed"]
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_a_pipe_named_like_a_journal_is_one_line_not_a_hang(pytester, hawzu_env):
+    spool = pytester.path / ".hawzu"
+    spool.mkdir()
+    os.mkfifo(spool / "run-x.jsonl")
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["*run-x.jsonl: not a journal file (a pipe, a device or a directory)"]
     )
