@@ -266,9 +266,19 @@ def hold(path: Path) -> IO[bytes] | None:
 
 
 def find(paths: Iterable[Path]) -> list[Path]:
-    """Journal files named directly, or found in the named directories, each once."""
+    """Journal files named directly, or found in the named directories, each once.
+
+    OSError for a directory that cannot be listed: Path.glob would take it
+    for an empty one, and "nothing to deliver" would be a lie.
+    """
     found: dict[Path, Path] = {}  # by where it really is: a file named twice, or by a link
     for path in paths:
-        for each in sorted(path.glob(f"*{SUFFIX}")) if path.is_dir() else [path]:
+        for each in _listed(path) if path.is_dir() else [path]:
             found.setdefault(each.resolve(), each)
     return list(found.values())
+
+
+def _listed(directory: Path) -> list[Path]:
+    with os.scandir(directory) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(SUFFIX))
+    return [directory / name for name in names]

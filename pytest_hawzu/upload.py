@@ -38,7 +38,11 @@ def upload_all(
     paths: list[Path], *, url: str | None, token: str, rate: float, timeout: float, say: Say
 ) -> bool:
     """Deliver every journal found under `paths`; True when all of them were delivered."""
-    files = journal.find(paths)
+    try:
+        files = journal.find(paths)
+    except OSError as exc:
+        say(f"{exc.filename}: cannot read: {exc}")
+        return False
     if not files:
         # Only directories get here (a named file counts even when missing): a
         # run that delivered everything removed its journal, so nothing is lost.

@@ -21,6 +21,7 @@ from pytest_hawzu import journal
 from pytest_hawzu.model import Status, TestOutcome
 from pytest_hawzu.sandbox import Sandbox
 from pytest_hawzu.upload import _results as upload_results
+from pytest_hawzu.upload import upload_all as journal_upload_all
 from tests.conftest import (
     DEBUG_LOGS,
     FAST,
@@ -573,3 +574,22 @@ def test_a_pipe_named_like_a_journal_is_one_line_not_a_hang(pytester, hawzu_env)
     result.stdout.fnmatch_lines(
         ["*run-x.jsonl: not a journal file (a pipe, a device or a directory)"]
     )
+
+
+def test_a_directory_that_cannot_be_listed_is_not_taken_for_an_empty_one(tmp_path, monkeypatch):
+    # As root (CI) a chmod cannot make a directory unreadable; the listing
+    # itself is made to fail the way it does for another user.
+    spool = tmp_path / ".hawzu"
+    spool.mkdir()
+    listing = os.scandir
+
+    def refuse(path: Any = ".") -> Any:
+        if Path(path) == spool:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    said: list[str] = []
+    ok = journal_upload_all([spool], url=None, token="t", rate=5, timeout=5, say=said.append)
+    assert ok is False
+    assert said == [f"{spool}: cannot read: [Errno 13] Permission denied: '{spool}'"]
