@@ -3,8 +3,7 @@
 Hawzu keeps one result per case and a later write replaces an earlier one, so
 what is sent is always the combination so far: the worst status wins
 (FAILED over BLOCKED over NOT_EXECUTED over PASSED over SKIPPED), durations
-add up, and the
-notes name each test that failed.
+add up, and the notes name each test that failed.
 """
 
 from __future__ import annotations
@@ -16,6 +15,9 @@ from pytest_hawzu import notes
 from pytest_hawzu.model import SEVERITY, CaseResult, Status, Step, TestOutcome, worst
 
 LET_GO = "(an earlier test, already delivered)"
+# Why tests never finished, in the session and in `hawzu upload` alike.
+ENDED_BEFORE_THEM = "not executed: the run ended before these tests ran"
+ENDED_BEFORE_IT = "not executed: the run ended before it ran"
 
 
 class Aggregator:

@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import ci, title
-from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
+from pytest_hawzu.aggregate import (
+    ENDED_BEFORE_IT,
+    ENDED_BEFORE_THEM,
+    Aggregator,
+    not_executed,
+    not_run,
+)
 from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
@@ -378,7 +384,7 @@ class Reporter:
                 reason = (
                     f"not executed: the run was interrupted while {', '.join(running)} ran"
                     if running
-                    else "not executed: the run ended before these tests ran"
+                    else ENDED_BEFORE_THEM
                 )
                 self.uploader.submit_result(not_executed(case_id, tuple(kept), reason))
                 continue
@@ -388,7 +394,7 @@ class Reporter:
                 reason = (
                     "not executed: the run was interrupted while it ran"
                     if nodeid in running
-                    else "not executed: the run ended before it ran"
+                    else ENDED_BEFORE_IT
                 )
                 self.aggregator.add(not_run(nodeid, case_id, reason))
             self.uploader.submit((case_id,))

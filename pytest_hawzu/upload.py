@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_hawzu import attachments, journal
-from pytest_hawzu.aggregate import Aggregator, not_executed, not_run
+from pytest_hawzu.aggregate import (
+    ENDED_BEFORE_IT,
+    ENDED_BEFORE_THEM,
+    Aggregator,
+    not_executed,
+    not_run,
+)
 from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
 from pytest_hawzu.model import CaseResult, counted
 from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
@@ -237,11 +243,9 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
         finished = {test.nodeid for test in contents.outcomes}
         for case_id, nodeids in contents.scope.items():
             if case_id not in aggregator:
-                reason = "not executed: the run ended before these tests ran"
-                unreached.append(not_executed(case_id, tuple(nodeids), reason))
+                unreached.append(not_executed(case_id, tuple(nodeids), ENDED_BEFORE_THEM))
                 continue
             for nodeid in nodeids:
                 if nodeid not in finished:
-                    reason = "not executed: the run ended before it ran"
-                    aggregator.add(not_run(nodeid, case_id, reason))
+                    aggregator.add(not_run(nodeid, case_id, ENDED_BEFORE_IT))
     return [aggregator.result(case_id) for case_id in aggregator.case_ids()] + unreached
