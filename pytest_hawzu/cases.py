@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
+
+from pytest_hawzu import answers
 
 MARKER = "hawzu"
 MARKER_HELP = (
@@ -14,7 +15,7 @@ MARKER_HELP = (
     f'@pytest.mark.{MARKER}("TCM-12")'
 )
 _CASES = pytest.StashKey[tuple[str, ...]]()
-_BAD = pytest.StashKey[list[object]]()  # only on items with a bad marker: rare
+_BAD = pytest.StashKey[str]()  # only on items with a bad marker or answer: rare
 
 
 class HawzuMarkerWarning(UserWarning):
@@ -27,37 +28,46 @@ def case_ids(item: pytest.Item) -> tuple[str, ...]:
     # `in` first: Stash.get pays for a raised KeyError on every miss.
     if _CASES in stash:
         return stash[_CASES]
-    ids, bad = _resolve(item)
+    ids, problem = _resolve(item)
     stash[_CASES] = ids
-    if bad:
-        stash[_BAD] = bad
+    if problem is not None:
+        stash[_BAD] = problem
     return ids
 
 
 def warn_if_bad(item: pytest.Item) -> None:
-    """Warn once about a bad marker, from `pytest_runtest_setup`.
+    """Warn once about a bad marker or hook answer, from `pytest_runtest_setup`.
 
     There a warning is where pytest expects warnings: with `-W error` it fails
     that test's setup, as any other warning would, never a report hook.
     """
     case_ids(item)
     if _BAD in item.stash:
-        bad = item.stash[_BAD]
+        problem = item.stash[_BAD]
         del item.stash[_BAD]
-        warnings.warn(_bad_message(item, bad), HawzuMarkerWarning, stacklevel=1)
+        warnings.warn(problem, HawzuMarkerWarning, stacklevel=1)
 
 
-def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], list[object]]:
-    answer = item.config.hook.pytest_hawzu_case_ids(item=item)
-    values = answer if answer is not None else _marker_args(item)
+def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
+    """The case IDs, and what is wrong with them when something is."""
+    try:
+        answer = item.config.hook.pytest_hawzu_case_ids(item=item)
+    except pytest.exit.Exception:
+        raise
+    except Exception as exc:  # the user's hook: a warning for its test, not a crash
+        return (), answers.case_ids_raised(item.nodeid, exc)
+    if answer is not None:
+        ids = answers.as_case_ids(answer)
+        if ids is None:
+            return (), answers.case_ids_problem(item.nodeid, answer)
+        return ids, None
+    values = _marker_args(item)
     if values is None:
-        return (), []
-    bad = [v for v in values if not is_case_id(v)] if values else [None]
-    if bad:
-        return (), bad
-    unique = tuple(dict.fromkeys(values))
-    # Reuse the marker's own tuple when it is already right: one less object per test.
-    return (values if unique == values else unique), []
+        return (), None
+    ids = answers.as_case_ids(values) if values else None
+    if not ids:
+        return (), _bad_message(item, values)
+    return ids, None
 
 
 def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:
@@ -74,14 +84,9 @@ def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:
     return None
 
 
-def is_case_id(value: object) -> bool:
-    """Any non-empty string of printable characters without whitespace."""
-    return isinstance(value, str) and value.isprintable() and value.split() == [value]
-
-
-def _bad_message(item: pytest.Item, bad: Iterable[object]) -> str:
-    values = ", ".join(repr(v) for v in bad)
+def _bad_message(item: pytest.Item, values: tuple[Any, ...]) -> str:
+    given = ", ".join(answers.short(v) for v in values) or "none"
     return (
         f"{item.nodeid}: @pytest.mark.{MARKER} needs Hawzu case IDs (non-empty strings "
-        f"without spaces), got {values}; this test is not reported"
+        f"without spaces), got {given}; {answers.NOT_REPORTED}"
     )

@@ -2,7 +2,8 @@
 
 One JSON object per line. The first line says where the results belong (URL,
 release, title, idempotency key; never the token); later lines add the
-execution once it is known, each finished test, the planned scope and the end.
+execution once it is known, each finished test, the planned scope, the tests
+a hook dropped and the end.
 Each line is handed to the OS as soon as it is written, so a `kill -9` of
 pytest loses nothing that pytest had finished. A torn last line is ignored
 when reading. `hawzu upload` delivers what a journal holds.
@@ -91,6 +92,10 @@ class Journal:
     def scope(self, cases: Mapping[str, Sequence[str]]) -> None:
         self.write({"type": "scope", "cases": cases})
 
+    def dropped(self, nodeid: str) -> None:
+        """A hook dropped the test or moved it to other cases: its own expect nothing."""
+        self.write({"type": "dropped", "nodeid": nodeid})
+
     def close(self, *, delivered: bool) -> None:
         if self._stream.closed:
             return
@@ -111,6 +116,8 @@ class Contents:
     web_url: str = ""
     outcomes: list[TestOutcome] = field(default_factory=list)
     scope: dict[str, list[str]] = field(default_factory=dict)
+    # Tests a `pytest_hawzu_result` hook dropped or moved away from their cases.
+    dropped: set[str] = field(default_factory=set)
     ended: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     # (path, case ID) of attachments already sent or refused for good.
@@ -194,6 +201,8 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
             raise TypeError("cases must map case IDs to lists of node IDs")
         for case_id, nodeids in cases.items():
             contents.scope.setdefault(str(case_id), []).extend(str(n) for n in nodeids)
+    elif kind == "dropped":
+        contents.dropped.add(_text(record["nodeid"], "nodeid"))
     elif kind == "end":
         contents.ended = True
     elif kind == "attachment":

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_hawzu import ci, title
+from pytest_hawzu import answers, ci, title
 from pytest_hawzu.aggregate import (
     ENDED_BEFORE_IT,
     ENDED_BEFORE_THEM,
@@ -31,7 +31,7 @@ from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.journal import Journal
-from pytest_hawzu.model import Status, TestOutcome
+from pytest_hawzu.model import TestOutcome
 from pytest_hawzu.outcome import RERUN, TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import TOKEN_ENV, Settings
@@ -47,7 +47,7 @@ from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
 from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases, unpack_scope
 from pytest_hawzu.throttle import Throttle
-from pytest_hawzu.uploader import Uploader
+from pytest_hawzu.uploader import Uploader, internal_error
 
 PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
 STRICT_EXIT = pytest.ExitCode.USAGE_ERROR
@@ -100,7 +100,9 @@ class Reporter:
             on_delivered=self.aggregator.delivered,
         )
         self.inbox = Inbox()
-        # Node IDs whose result a `pytest_hawzu_result` hook dropped.
+        # Node IDs whose result a `pytest_hawzu_result` hook dropped or moved to
+        # other cases, or that a bug kept from being recorded: the end of the
+        # session sends nothing for them.
         self.dropped: set[str] = set()
         self.journal: Journal | None = None
         # Selected tests per case: the items themselves without xdist, else
@@ -113,6 +115,8 @@ class Reporter:
         self.announced = False
         self.completion_failed = False
         self.journal_failed = False  # said once
+        # A bug in this plugin on pytest's thread: results may be missing.
+        self.broken = False
         self.problems: list[str] = []
         self.summary: SessionSummary | None = None
 
@@ -211,6 +215,20 @@ class Reporter:
             self.journal.scope(added)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        try:
+            self._take(report)
+        except pytest.exit.Exception:
+            raise
+        except Exception as exc:  # a bug here must not stop the user's tests
+            self.broken = True
+            # It ran: not "not executed". The journal has it if it got that far.
+            self.dropped.add(report.nodeid)
+            self._problem(
+                f"Hawzu: {internal_error(exc)} while recording {report.nodeid}; the journal "
+                "keeps it: please report this"
+            )
+
+    def _take(self, report: pytest.TestReport) -> None:
         packed = getattr(report, SCOPE_KEY, None)
         if packed is not None:  # a worker's first report (see Tagger)
             scope = unpack_scope(packed)
@@ -239,8 +257,9 @@ class Reporter:
 
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
         kept = self._accept(outcome, report) if report is not None else outcome
+        if kept is None or kept.case_ids != outcome.case_ids:
+            self._drop(outcome.nodeid)
         if kept is None:
-            self.dropped.add(outcome.nodeid)
             self.inbox.drop(outcome.nodeid)
             return
         files, warnings = self.inbox.take(outcome.nodeid, kept.case_ids)
@@ -253,18 +272,34 @@ class Reporter:
         self.uploader.submit(self.aggregator.add(kept), files)
         self._announce()
 
+    def _drop(self, nodeid: str) -> None:
+        self.dropped.add(nodeid)
+        if self.journal is not None:
+            self.journal.dropped(nodeid)
+
     def _accept(self, outcome: TestOutcome, report: Any) -> TestOutcome | None:
         """The outcome as `pytest_hawzu_result` implementations left it; None to drop it."""
-        answer = self.config.hook.pytest_hawzu_result(result=outcome, report=report)
+        try:
+            answer = self.config.hook.pytest_hawzu_result(result=outcome, report=report)
+        except pytest.exit.Exception:
+            raise
+        except Exception as exc:  # the user's hook: one line, and the run goes on
+            return self._unchanged(outcome, f"raised {type(exc).__name__}: {exc}")
         if answer is None or answer is True:
             return outcome
         if answer is False:
             return None
-        if isinstance(answer, TestOutcome) and isinstance(answer.status, Status):
-            return answer
+        checked = answers.checked_outcome(answer)
+        if isinstance(checked, TestOutcome):
+            return checked
+        shown, why = checked
+        return self._unchanged(outcome, f"returned {shown}", why)
+
+    def _unchanged(self, outcome: TestOutcome, what: str, why: str = "") -> TestOutcome:
+        because = f"{why}; " if why else ""
         self._problem(
-            f"Hawzu: pytest_hawzu_result returned {answer!r} for {outcome.nodeid}; expected "
-            "None, False or a TestOutcome with a Status; the result is sent unchanged"
+            f"Hawzu: pytest_hawzu_result {what} for {outcome.nodeid}; "
+            f"{because}the result is sent unchanged"
         )
         return outcome
 
@@ -301,6 +336,28 @@ class Reporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        try:
+            self._finish()
+        except Exception as exc:  # a bug here must not turn into pytest's INTERNALERROR
+            self.broken = True
+            self.abort.set()
+            self._problem(
+                f"Hawzu: {internal_error(exc)} at the end of the session; the journal is "
+                "kept: please report this"
+            )
+            self._close_journal(delivered=False)
+        else:
+            assert self.summary is not None
+            self.config.hook.pytest_hawzu_session_finished(summary=self.summary)
+        if self.settings.strict and session.exitstatus == 0 and not self._in_full():
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.client.close()
+
+    def _in_full(self) -> bool:
+        """Every result reached Hawzu and was kept there: what --hawzu-strict asks for."""
+        return not self.broken and self.uploader.delivery.in_full
+
+    def _finish(self) -> None:
         self._resolve_crashes()
         if not self.settings.shared:
             self._send_not_executed()
@@ -309,7 +366,8 @@ class Reporter:
         self._announce()
         completed = self._complete(started + self.settings.flush_timeout)
         self._announce()
-        kept = self._close_journal(delivered=delivery.complete and not self.completion_failed)
+        delivered = delivery.complete and not self.completion_failed and not self.broken
+        kept = self._close_journal(delivered=delivered)
         self.summary = SessionSummary(
             delivery=delivery,
             unmarked=self.unmarked,
@@ -317,10 +375,6 @@ class Reporter:
             completed=completed,
             problems=list(dict.fromkeys(self.problems)),
         )
-        self.config.hook.pytest_hawzu_session_finished(summary=self.summary)
-        if self.settings.strict and not delivery.in_full and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self.client.close()
 
     def _resolve_crashes(self) -> None:
         if not self.crashed:
@@ -406,6 +460,8 @@ class Reporter:
         # Left open while a result is missing: a completed execution refuses the
         # results `hawzu upload` would deliver from the kept journal.
         if execution is None or not self.settings.completes or not delivery.complete:
+            return False
+        if self.broken:  # a result may be missing: the journal has it
             return False
         self.abort.clear()
         try:

@@ -240,12 +240,13 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
     if not contents.header.get("shared"):
         # As the run would have sent them: a case none of whose tests finished
         # is not executed, and so is one that only some of its tests finished.
-        finished = {test.nodeid for test in contents.outcomes}
+        finished = {test.nodeid for test in contents.outcomes} | contents.dropped
         for case_id, nodeids in contents.scope.items():
+            left = [nodeid for nodeid in nodeids if nodeid not in finished]
             if case_id not in aggregator:
-                unreached.append(not_executed(case_id, tuple(nodeids), ENDED_BEFORE_THEM))
+                if left:
+                    unreached.append(not_executed(case_id, tuple(left), ENDED_BEFORE_THEM))
                 continue
-            for nodeid in nodeids:
-                if nodeid not in finished:
-                    aggregator.add(not_run(nodeid, case_id, ENDED_BEFORE_IT))
+            for nodeid in left:
+                aggregator.add(not_run(nodeid, case_id, ENDED_BEFORE_IT))
     return [aggregator.result(case_id) for case_id in aggregator.case_ids()] + unreached

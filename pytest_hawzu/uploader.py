@@ -226,10 +226,7 @@ class Uploader:
             self._done.set()
 
     def _internal_error(self, exc: Exception, case_ids: Iterable[str]) -> str:
-        reason = (
-            f"internal error in pytest-hawzu ({type(exc).__name__}: {exc}); the journal "
-            "keeps the results: please report this"
-        )
+        reason = f"{internal_error(exc)}; the journal keeps the results: please report this"
         for case_id in case_ids:
             self.delivery.undelivered[case_id] = reason
             self.delivery.delivered.pop(case_id, None)
@@ -399,6 +396,11 @@ class Uploader:
         if self.delivery.attachments_unsent:
             count = len(self.delivery.attachments_unsent)
             self._report(f"Hawzu: {counted(count, 'attachment')} not sent, kept with the journal")
+
+
+def internal_error(exc: Exception) -> str:
+    """A bug in this plugin, named as one: the start of its one line."""
+    return f"internal error in pytest-hawzu ({type(exc).__name__}: {exc})"
 
 
 def _stops_everything(exc: ApiError) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from pytest_hawzu.sandbox import Sandbox
 from tests.sandbox_helpers import Api
 
 TOKEN = "s3cr3t-token-for-tests-only"
+# The `hawzu` command of the Python running the tests, run as users run it.
+HAWZU = str(Path(sys.executable).with_name("hawzu"))
 
 # Environment that would change what a session reports: cleared for every test.
 HAWZU_VARS = [v for v in os.environ if v.startswith("HAWZU_")]

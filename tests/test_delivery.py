@@ -730,6 +730,77 @@ def test_a_crash_while_sending_keeps_every_result_for_upload(pytester, hawzu_env
     assert len(journals(pytester)) == 1
 
 
+# -- a bug on pytest's thread -------------------------------------------------------------------
+
+
+def test_a_bug_while_recording_a_test_is_one_line_and_the_run_goes_on(pytester, hawzu_env):
+    # Combining TCM-2's test raises on pytest's own thread: every test still
+    # runs, the exit code is the tests', and the journal (written first) is
+    # kept with the execution open, so `hawzu upload` can finish the job.
+    pytester.makeconftest(
+        """
+        from pytest_hawzu import aggregate
+
+        original = aggregate.Aggregator.add
+
+        def broken(self, outcome):
+            if outcome.case_ids == ("TCM-2",):
+                raise RuntimeError("simulated bug")
+            return original(self, outcome)
+
+        def pytest_configure(config):
+            aggregate.Aggregator.add = broken
+
+        def pytest_unconfigure(config):
+            aggregate.Aggregator.add = original
+        """
+    )
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: internal error in pytest-hawzu (RuntimeError: simulated bug) while "
+            "recording *::test_two; the journal keeps it: please report this"
+        ]
+    )
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-3": "PASSED"}
+    assert execution["status"] != "COMPLETED"
+
+
+def test_a_bug_at_the_end_of_the_session_is_one_line_and_keeps_the_journal(pytester, hawzu_env):
+    pytester.makeconftest(
+        """
+        from pytest_hawzu import reporter
+
+        original = reporter.Reporter._never_finished
+
+        def broken(self):
+            raise RuntimeError("simulated bug")
+
+        def pytest_configure(config):
+            reporter.Reporter._never_finished = broken
+
+        def pytest_unconfigure(config):
+            reporter.Reporter._never_finished = original
+        """
+    )
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: internal error in pytest-hawzu (RuntimeError: simulated bug) at the end "
+            "of the session; the journal is kept: please report this"
+        ]
+    )
+    assert len(journals(pytester)) == 1
+    assert only_execution(hawzu_env)["status"] != "COMPLETED"
+
+
 def test_a_url_with_a_password_is_a_usage_error_that_does_not_show_it(pytester, hawzu_env):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest(*FAST, "--hawzu-url=https://ci:hunter2@api.hawzu.com")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from tests.conftest import FAST, QUICK, only_execution, statuses
+from pytest_hawzu import answers
+from pytest_hawzu.model import Status, Step, TestOutcome
+from tests.conftest import FAST, HAWZU, QUICK, assert_clean, only_execution, statuses
 
 XDIST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK)
 MODES = [pytest.param(FAST, id="no-xdist"), pytest.param(XDIST, id="n2")]
@@ -264,3 +267,230 @@ def test_a_conftest_can_post_the_summary_to_a_chat(pytester, hawzu_env, httpserv
     assert request.get_json() == {
         "text": f"nightly checkout: 1 passed, 1 failed\n{hawzu_env.url}/#{execution['id']}"
     }
+
+
+# -- odd answers from users' hooks: one line each, never a crash -----------------------------
+
+ODD_CASE_IDS = """
+def pytest_hawzu_case_ids(item):
+    answers = {
+        "test_str": "TCM-1",
+        "test_gen": (c for c in ["TCM-2"]),
+        "test_int": 7,
+        "test_empty": [],
+        "test_bad_id": ["TCM-3", 5],
+        "test_raises": KeyError("no such test in the catalogue"),
+    }
+    answer = answers.get(item.name)
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+"""
+
+ODD_CASE_IDS_SUITE = """
+import pytest
+
+def test_str(): pass
+def test_gen(): pass
+def test_int(): pass
+
+@pytest.mark.hawzu("TCM-5")
+def test_empty(): pass
+
+def test_bad_id(): pass
+def test_raises(): pass
+
+@pytest.mark.hawzu()
+def test_bare_marker(): pass
+
+@pytest.mark.hawzu("TCM-6")
+def test_plain(): pass
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_odd_case_id_answers_are_one_warning_each_and_the_run_goes_on(pytester, hawzu_env, mode):
+    pytester.makeconftest(ODD_CASE_IDS)
+    pytester.makepyfile(test_odd=ODD_CASE_IDS_SUITE)
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*mode, "-W", "default")
+    assert result.ret == 0
+    execution = only_execution(hawzu_env)
+    # A string is one case ID, any iterable is read once, an empty list means
+    # "no cases" and everything else is a warning: the test is not reported.
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "PASSED", "TCM-6": "PASSED"}
+    assert execution["status"] == "COMPLETED"
+    assert_clean(result)
+    for line in [  # in any order: xdist's workers warn as they go
+        "*test_odd.py::test_int: pytest_hawzu_case_ids returned 7; *",
+        "*test_odd.py::test_bad_id: pytest_hawzu_case_ids returned *'TCM-3', 5*; *",
+        "*test_odd.py::test_raises: pytest_hawzu_case_ids raised KeyError: *catalogue*",
+        "*test_odd.py::test_bare_marker: @pytest.mark.hawzu needs Hawzu case IDs *, got none;*",
+    ]:
+        result.stdout.fnmatch_lines([line])
+    assert "got None" not in result.stdout.str()
+
+
+ODD_RESULTS = """
+import dataclasses
+
+CHANGES = {
+    "test_bytes_notes": {"notes": b"bytes"},
+    "test_int_notes": {"notes": 123},
+    "test_str_case_ids": {"case_ids": "TCM-7"},
+    "test_bad_case_id": {"case_ids": ("TCM 1",)},
+    "test_steps_text": {"steps": "setup, call"},
+    "test_text_duration": {"duration": "1.5"},
+}
+
+def pytest_hawzu_result(result, report):
+    name = result.nodeid.rsplit("::", 1)[-1]
+    if name == "test_raising_hook":
+        raise ValueError("the quarantine list is unreadable")
+    change = CHANGES.get(name)
+    return dataclasses.replace(result, **change) if change else None
+"""
+
+
+def test_a_result_hook_answer_with_wrong_fields_is_one_line_and_sent_unchanged(pytester, hawzu_env):
+    pytester.makeconftest(ODD_RESULTS)
+    names = [
+        "test_bytes_notes",
+        "test_int_notes",
+        "test_str_case_ids",
+        "test_bad_case_id",
+        "test_steps_text",
+        "test_text_duration",
+        "test_raising_hook",
+    ]
+    body = "import pytest\n" + "".join(
+        f'\n@pytest.mark.hawzu("TCM-{n}")\ndef {name}():\n    pass\n'
+        for n, name in enumerate(names, start=1)
+    )
+    pytester.makepyfile(test_odd=body)
+    result = pytester.runpytest(*FAST)
+    assert result.ret == 0
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {f"TCM-{n}": "PASSED" for n in range(1, len(names) + 1)}
+    assert all(not r.get("notes") for r in execution["results"].values())
+    assert execution["status"] == "COMPLETED"
+    assert_clean(result)
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: pytest_hawzu_result returned notes = b'bytes' for *::test_bytes_notes; "
+            "notes must be text; the result is sent unchanged",
+            "Hawzu: pytest_hawzu_result returned notes = 123 for *",
+            "Hawzu: pytest_hawzu_result returned case_ids = 'TCM-7' for *; case_ids must be "
+            "a tuple of Hawzu case IDs*",
+            "Hawzu: pytest_hawzu_result returned case_ids = ('TCM 1',) for *; case_ids must *",
+            "Hawzu: pytest_hawzu_result returned steps = 'setup, call' for *",
+            "Hawzu: pytest_hawzu_result returned duration = '1.5' for *",
+            "Hawzu: pytest_hawzu_result raised ValueError: the quarantine list is unreadable "
+            "for *::test_raising_hook; the result is sent unchanged",
+        ],
+        consecutive=False,
+    )
+
+
+MOVING_RESULTS = """
+import dataclasses
+
+def pytest_hawzu_result(result, report):
+    name = result.nodeid.rsplit("::", 1)[-1]
+    if name == "test_moved":
+        return dataclasses.replace(result, case_ids=["TCM-8"])
+    if name == "test_emptied":
+        return dataclasses.replace(result, case_ids=())
+    if name == "test_dropped":
+        return False
+    return None
+"""
+
+MOVING_SUITE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-7")
+def test_moved(): pass
+
+@pytest.mark.hawzu("TCM-9")
+def test_emptied(): pass
+
+@pytest.mark.hawzu("TCM-10")
+def test_dropped(): pass
+
+@pytest.mark.hawzu("TCM-11")
+def test_plain(): pass
+"""
+
+
+def test_a_test_the_result_hook_moves_or_empties_leaves_its_case_alone(pytester, hawzu_env):
+    # The test ran: its first case must not be told the run ended before it.
+    pytester.makeconftest(MOVING_RESULTS)
+    pytester.makepyfile(test_moving=MOVING_SUITE)
+    pytester.runpytest(*FAST)
+    assert statuses(only_execution(hawzu_env)) == {"TCM-8": "PASSED", "TCM-11": "PASSED"}
+
+
+def test_hawzu_upload_sends_what_the_run_would_have_after_a_hook_moved_or_dropped(
+    pytester, hawzu_env
+):
+    pytester.makeconftest(MOVING_RESULTS)
+    pytester.makepyfile(test_moving=MOVING_SUITE)
+    hawzu_env.fail_next(503, 10_000, retry_after=60)
+    pytester.runpytest(*FAST, "--hawzu-flush-timeout=0.5")
+    hawzu_env.clear_faults()
+    (journal,) = (pytester.path / ".hawzu").glob("*.jsonl")
+    uploaded = pytester.run(HAWZU, "upload", str(journal), timeout=120)
+    assert uploaded.ret == 0, uploaded.stdout.str()
+    assert statuses(only_execution(hawzu_env)) == {"TCM-8": "PASSED", "TCM-11": "PASSED"}
+
+
+# -- the checks themselves ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("TCM-1", ("TCM-1",)),
+        (["TCM-1", "TCM-2", "TCM-1"], ("TCM-1", "TCM-2")),
+        ((c for c in ["TCM-3"]), ("TCM-3",)),
+        ([], ()),
+        (7, None),
+        (b"TCM-1", None),
+        ({"TCM-1": 1}, None),
+        (["TCM 1"], None),
+        (["TCM-1", None], None),
+    ],
+)
+def test_case_ids_from_a_hook_are_one_string_or_any_iterable_of_them(answer, expected):
+    assert answers.as_case_ids(answer) == expected
+
+
+OUTCOME = TestOutcome(nodeid="t.py::test", case_ids=("TCM-1",), status=Status.PASSED)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"duration": True},
+        {"reruns": 1.5},
+        {"started_at": "now"},
+        {"worker": 1},
+        {"status": "PASSED"},
+        {"nodeid": None},
+        {"steps": (Step("call", "passed"),)},
+        {"case_ids": ("TCM-1", 2)},
+    ],
+)
+def test_a_changed_outcome_with_a_wrong_field_says_which(change):
+    shown, why = answers.checked_outcome(dataclasses.replace(OUTCOME, **change))
+    (name,) = change
+    assert shown.startswith(f"{name} = ")
+    assert why.startswith(f"{name} must be")
+
+
+def test_lists_in_a_changed_outcome_are_taken_as_tuples():
+    steps = [Step("call", Status.FAILED, "boom")]
+    changed = dataclasses.replace(OUTCOME, case_ids=["TCM-2"], steps=steps)
+    checked = answers.checked_outcome(changed)
+    assert checked == dataclasses.replace(OUTCOME, case_ids=("TCM-2",), steps=tuple(steps))

@@ -25,6 +25,7 @@ from pytest_hawzu.upload import upload_all as journal_upload_all
 from tests.conftest import (
     DEBUG_LOGS,
     FAST,
+    HAWZU,
     TOKEN,
     assert_clean,
     assert_no_token,
@@ -32,8 +33,6 @@ from tests.conftest import (
     result_posts,
     statuses,
 )
-
-HAWZU = str(Path(sys.executable).with_name("hawzu"))
 
 SUITE = """
 import pytest

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
+    HAWZU,
     QUICK,
     assert_clean,
     assert_no_token,
@@ -33,7 +34,6 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
-HAWZU = str(Path(sys.executable).with_name("hawzu"))
 
 # Five tests finish; the sixth hangs until the process is killed; the seventh never runs.
 SUITE = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_hawzu.cases import is_case_id
+from pytest_hawzu.answers import is_case_id
 from tests.conftest import only_execution, statuses
 
 

@@ -9,16 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from sandbox_helpers import Api, error_of
 
 from pytest_hawzu.sandbox import RequestRecord, Sandbox
-from tests.conftest import SIGINT_AS_USUAL
-
-HAWZU = str(Path(sys.executable).with_name("hawzu"))
+from tests.conftest import HAWZU, SIGINT_AS_USUAL
 
 TOKEN = "tok-s3cr3t-value"
 

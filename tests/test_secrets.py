@@ -9,9 +9,7 @@ in the spool directory are searched for the token.
 from __future__ import annotations
 
 import socket
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from pytest_hawzu.throttle import Throttle
 from tests.conftest import (
     DEBUG_LOGS,
     FAST,
+    HAWZU,
     QUICK,
     TOKEN,
     assert_clean,
@@ -31,8 +30,6 @@ from tests.conftest import (
     only_execution,
     statuses,
 )
-
-HAWZU = str(Path(sys.executable).with_name("hawzu"))
 
 # Every log record of the session, whatever its level or thread, with its
 # traceback if it has one: more than log_cli shows.
