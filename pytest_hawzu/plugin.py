@@ -65,18 +65,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistHooks(reporter), "hawzu-xdist")
 
 
-def _runs_no_tests(config: pytest.Config) -> bool:
-    """--collect-only, --setup-only and --setup-plan: no test runs, so nothing is reported.
+# --collect-only, --setup-only, --setup-plan, --fixtures, --fixtures-per-test
+# and --cache-show: sessions in which no test runs.
+_NO_TESTS = (
+    "collectonly",
+    "setuponly",
+    "setupplan",
+    "showfixtures",
+    "show_fixtures_per_test",
+    "cacheshow",
+)
 
-    Listing tests where HAWZU_RELEASE is set must not leave an empty execution
-    behind, and a test whose fixtures were only set up has not passed.
+
+def _runs_no_tests(config: pytest.Config) -> bool:
+    """A session that runs no test reports nothing.
+
+    Listing tests or fixtures where HAWZU_RELEASE is set must not leave an
+    execution behind, full of cases "not executed", and a test whose fixtures
+    were only set up has not passed.
     """
-    option = config.option
-    return bool(
-        getattr(option, "collectonly", False)
-        or getattr(option, "setuponly", False)
-        or getattr(option, "setupplan", False)
-    )
+    return any(getattr(config.option, name, False) for name in _NO_TESTS)
 
 
 def _check_title(s: settings.Settings) -> None:

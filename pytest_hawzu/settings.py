@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -267,27 +267,36 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
             f"hawzu_token in an ini file is not supported: set the {TOKEN_ENV} environment "
             "variable instead, and remove the token from the file"
         )
-    raw = {s.dest: _raw(config, env, s) for s in SETTINGS}
+    found = {s.dest: _raw(config, env, s) for s in SETTINGS}
+    raw = {dest: value for dest, (value, _) in found.items()}
+    # Where each value came from, for an error about it: the option, the
+    # environment variable or the ini key the user wrote it in.
+    name = {dest: source for dest, (_, source) in found.items()}
     if env.get(PARENT_ENV) and not hasattr(config, "workerinput"):
-        # Started by a reporting session's test: only its own command line counts.
-        raw["release"] = config.getoption("hawzu_release")
-        raw["execution"] = config.getoption("hawzu_execution")
+        # Started by a reporting session's test: only its own command line
+        # counts, not the environment or the addopts of the ini it shares.
+        raw["release"] = _typed(config, "release")
+        raw["execution"] = _typed(config, "execution")
+
+    def number(dest: str, kind: Callable[[str], T], low: float, high: float = math.inf) -> T:
+        return _number(name[dest], raw[dest], kind, low=low, high=high)
+
     return Settings(
         release=raw["release"] or None,
-        url=_url(raw["url"] or DEFAULT_URL),
+        url=_url(raw["url"] or DEFAULT_URL, name["url"]),
         project=raw["project"] or None,
         title=raw["title"] or None,
         execution=raw["execution"] or None,
         execution_key=_key(raw["execution_key"]),
         complete=config.getoption("hawzu_complete"),
-        rate=_number("rate", raw["rate"], float, low=MIN_RATE),
-        timeout=_number("timeout", raw["timeout"], float, low=MIN_TIMEOUT, high=MAX_TIMEOUT),
-        flush_timeout=_number("flush_timeout", raw["flush_timeout"], float, low=0),
+        rate=number("rate", float, MIN_RATE),
+        timeout=number("timeout", float, MIN_TIMEOUT, MAX_TIMEOUT),
+        flush_timeout=number("flush_timeout", float, 0),
         spool_dir=Path(raw["spool_dir"] or DEFAULT_SPOOL_DIR),
-        attach=_choice("attach", raw["attach"], ATTACH_CHOICES),
-        batch_size=_number("batch_size", raw["batch_size"], int, low=1, high=MAX_BATCH),
-        max_retry_after=_number("max_retry_after", raw["max_retry_after"], float, low=0),
-        notes_limit=_number("notes_limit", raw["notes_limit"], int, low=200, high=65_535),
+        attach=_choice(name["attach"], raw["attach"], ATTACH_CHOICES),
+        batch_size=number("batch_size", int, 1, MAX_BATCH),
+        max_retry_after=number("max_retry_after", float, 0),
+        notes_limit=number("notes_limit", int, 200, 65_535),
         sandbox=bool(config.getoption("hawzu_sandbox")),
         strict=bool(config.getoption("hawzu_strict") or config.getini("hawzu_strict")),
         status_map=_status_map(config.getini("hawzu_status_map")),
@@ -298,27 +307,32 @@ def _setting(dest: str) -> Setting:
     return next(s for s in SETTINGS if s.dest == dest)
 
 
-def _name(dest: str) -> str:
-    s = _setting(dest)
-    return s.option or s.ini or dest
-
-
-def _raw(config: pytest.Config, env: Mapping[str, str], s: Setting) -> str | None:
+def _raw(config: pytest.Config, env: Mapping[str, str], s: Setting) -> tuple[str | None, str]:
+    """The setting's value, and the name of the place it came from."""
     if s.option:
         value = config.getoption(f"hawzu_{s.dest}")
         if value is not None:
-            return str(value)
+            return str(value), s.option
     if s.env and env.get(s.env):
-        return env[s.env]
+        return env[s.env], s.env
     if s.ini:
         ini: Any = config.getini(s.ini)
         if ini not in (None, ""):
-            return str(ini)
-    return s.default
+            return str(ini), s.ini
+    return s.default, s.option or s.ini or s.dest
+
+
+def _typed(config: pytest.Config, dest: str) -> str | None:
+    """The option's value if it was typed on this pytest's own command line, not in addopts."""
+    option = _setting(dest).option or ""
+    args = config.invocation_params.args
+    if any(a == option or a.startswith(f"{option}=") for a in args):
+        return cast("str | None", config.getoption(f"hawzu_{dest}"))
+    return None
 
 
 def _number(
-    dest: str,
+    name: str,
     value: str | None,
     kind: Callable[[str], T],
     *,
@@ -327,18 +341,20 @@ def _number(
 ) -> T:
     try:
         number = kind(value or "")
-        ok = low <= float(number) <= high  # type: ignore[arg-type]
+        as_float = float(number)  # type: ignore[arg-type]
+        # inf passes "at least", and nan every comparison's negation: neither is a number here.
+        ok = math.isfinite(as_float) and low <= as_float <= high
     except ValueError:
         ok = False
     if not ok:
         bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
-        raise pytest.UsageError(f"{_name(dest)}={value!r}: expected a number {bound}")
+        raise pytest.UsageError(f"{name}={value!r}: expected a number {bound}")
     return number
 
 
-def _choice(dest: str, value: str | None, choices: tuple[str, ...]) -> str:
+def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise pytest.UsageError(f"{_name(dest)}={value!r}: expected one of {', '.join(choices)}")
+        raise pytest.UsageError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
 
 
@@ -353,11 +369,11 @@ def _key(value: str | None) -> str | None:
     return value
 
 
-def _url(value: str) -> str:
+def _url(value: str, name: str) -> str:
     try:
         return check_url(value)
     except ValueError as exc:
-        raise pytest.UsageError(f"--hawzu-url={shown_url(value)!r}: {exc}") from None
+        raise pytest.UsageError(f"{name}={shown_url(value)!r}: {exc}") from None
 
 
 def check_url(value: str) -> str:

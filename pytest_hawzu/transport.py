@@ -3,7 +3,8 @@
 Test suites fake HTTP by patching requests and urllib3 classes while a test
 runs: responses replaces ``HTTPAdapter.send``, requests-mock ``Session.send``
 and ``Session.get_adapter``, vcrpy and pytest-recording the connection
-factories of urllib3's pools, and many suites patch ``Session.request``. The
+factories of urllib3's pools, and many suites patch ``Session.request`` or
+a pool's ``urlopen``. The
 sender thread talks to Hawzu while those tests run; through the patched
 classes its requests would be answered by the fakes, counted in the tests'
 assertions or recorded into their cassettes. The classes here hold the
@@ -36,17 +37,22 @@ from urllib3.poolmanager import PoolManager
 
 
 # What vcrpy patches on urllib3's pools: the connection class and the two
-# methods that make and hand out connections.
+# methods that make and hand out connections; and what hand-made mocks one
+# level below requests patch: the request methods.
 class _Pool(HTTPConnectionPool):
     ConnectionCls = HTTPConnection
     _new_conn = HTTPConnectionPool._new_conn
     _get_conn = HTTPConnectionPool._get_conn
+    urlopen = HTTPConnectionPool.urlopen
+    _make_request = HTTPConnectionPool._make_request
 
 
 class _TLSPool(HTTPSConnectionPool):
     ConnectionCls = HTTPSConnection
     _new_conn = HTTPSConnectionPool._new_conn
     _get_conn = HTTPConnectionPool._get_conn
+    urlopen = HTTPConnectionPool.urlopen  # type: ignore[assignment]
+    _make_request = HTTPConnectionPool._make_request
 
 
 _POOLS = {"http": _Pool, "https": _TLSPool}
@@ -118,9 +124,13 @@ for _name in _CHATTY:
 LOG_HTTP_ENV = "HAWZU_LOG_HTTP"
 
 
+_OFF = ("", "0", "false", "no", "off")
+
+
 def quieter() -> Callable[[], AbstractContextManager[None]]:
-    """What a client wraps each call in: `quiet`, or nothing when HAWZU_LOG_HTTP is set."""
-    return nullcontext if os.environ.get(LOG_HTTP_ENV) else quiet
+    """What a client wraps each call in: `quiet`, or nothing when HAWZU_LOG_HTTP is on."""
+    shown = os.environ.get(LOG_HTTP_ENV, "").strip().lower() not in _OFF
+    return nullcontext if shown else quiet
 
 
 @contextmanager

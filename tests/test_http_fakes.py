@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_hawzu import transport
 from tests.conftest import FAST, assert_clean, only_execution, statuses
 
 SUITE = """
@@ -36,6 +37,10 @@ def patches(fake):
                 mock.patch("requests.Session.get_adapter", fake)]
     if TECHNIQUE == "session-request":
         return [mock.patch("requests.Session.request", fake)]
+    if TECHNIQUE == "pool-urlopen":  # a hand-made mock one level down
+        return [mock.patch.object(pool, name, fake)
+                for pool in (HTTPConnectionPool, HTTPSConnectionPool)
+                for name in ("urlopen", "_make_request")]
     # vcrpy and pytest-recording: urllib3's pools get other connections.
     return [mock.patch.object(pool, name, fake)
             for pool in (HTTPConnectionPool, HTTPSConnectionPool)
@@ -68,7 +73,9 @@ def test_fakes_its_http():
 """
 
 
-@pytest.mark.parametrize("technique", ["responses", "requests-mock", "session-request", "vcrpy"])
+@pytest.mark.parametrize(
+    "technique", ["responses", "requests-mock", "session-request", "pool-urlopen", "vcrpy"]
+)
 def test_the_suites_http_fakes_do_not_see_the_upload(pytester, hawzu_env, technique):
     pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + SUITE)
     result = pytester.runpytest_subprocess(*FAST)
@@ -108,3 +115,12 @@ def test_a_tests_captured_logs_hold_no_record_of_the_upload(pytester, hawzu_env)
     assert_clean(result)
     assert result.ret == pytest.ExitCode.OK, result.outlines
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("1", True), ("yes", True), ("0", False), ("false", False), ("No", False), ("", False)],
+)
+def test_hawzu_log_http_is_off_for_0_false_no_and_empty(monkeypatch, value, shown):
+    monkeypatch.setenv("HAWZU_LOG_HTTP", value)
+    assert (transport.quieter() is not transport.quiet) is shown

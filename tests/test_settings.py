@@ -118,6 +118,10 @@ def test_who_completes(pytester, args, flags, expected):
         (["--hawzu-url=http://hawzu.example"], "", "*plain http is allowed only for loopback*"),
         (["--hawzu-rate=fast"], "", "--hawzu-rate='fast': expected a number at least 0.01"),
         (["--hawzu-rate=0"], "", "--hawzu-rate='0': expected a number*"),
+        (["--hawzu-rate=inf"], "", "--hawzu-rate='inf': expected a number at least 0.01"),
+        (["--hawzu-flush-timeout=nan"], "", "--hawzu-flush-timeout='nan': expected a number*"),
+        ([], "hawzu_max_retry_after = 1e309", "hawzu_max_retry_after='1e309': expected*"),
+        ([], "hawzu_rate = 1e-3", "hawzu_rate='1e-3': expected a number at least 0.01"),
         (["--hawzu-timeout=-1"], "", "--hawzu-timeout='-1': expected a number*"),
         (["--hawzu-attach=some"], "", "--hawzu-attach='some': expected one of none, failed, all"),
         (
@@ -149,6 +153,14 @@ def test_bad_values_are_one_line_usage_errors(pytester, args, ini, message):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(pytester, monkeypatch):
+    monkeypatch.setenv("HAWZU_ATTACH", "bogus")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--hawzu-release=1.4.0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: HAWZU_ATTACH='bogus': expected one of none, failed, all"])
 
 
 def test_status_map_overrides_defaults():

@@ -28,7 +28,9 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
-@pytest.mark.parametrize("mode", ["--collect-only", "--setup-only", "--setup-plan"])
+@pytest.mark.parametrize(
+    "mode", ["--collect-only", "--setup-only", "--setup-plan", "--fixtures", "--fixtures-per-test"]
+)
 def test_a_session_that_runs_no_tests_reports_nothing(pytester, hawzu_env, mode, xdist):
     # Listing tests in a job where HAWZU_RELEASE is set must not leave an
     # execution behind, and a test whose setup was only planned has not passed.
@@ -36,7 +38,7 @@ def test_a_session_that_runs_no_tests_reports_nothing(pytester, hawzu_env, mode,
     assert result.ret == pytest.ExitCode.OK
     assert hawzu_env.requests() == []
     assert not (pytester.path / ".hawzu").exists()
-    assert "Hawzu" not in result.stdout.str()
+    assert "- Hawzu -" not in result.stdout.str()  # --fixtures lists the plugin's own
 
 
 NESTING = """
@@ -67,6 +69,24 @@ def test_a_pytest_started_by_a_test_does_not_report_on_inherited_settings(
     pytester.makepyfile(test_outer="INNER_ARGS = []\n" + NESTING)
     pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
     result = run(pytester, "-p", "no:cacheprovider", "test_outer.py", *xdist)
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+def test_cache_show_reports_nothing(pytester, hawzu_env):
+    result = pytester.runpytest("--hawzu-release=1.4.0", "--cache-show")
+    assert result.ret == pytest.ExitCode.OK
+    assert hawzu_env.requests() == []
+    assert "Hawzu" not in result.stdout.str()
+
+
+def test_a_pytest_started_by_a_test_does_not_report_on_the_addopts_it_shares(pytester, hawzu_env):
+    # The inner pytest reads the same pytest.ini: its addopts are not its own
+    # command line asking to report.
+    pytester.makeini("[pytest]\naddopts = --hawzu-release=1.4.0\n")
+    pytester.makepyfile(test_outer="INNER_ARGS = []\n" + NESTING)
+    pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
+    result = run(pytester, "-p", "no:cacheprovider", "test_outer.py")
     assert result.ret == pytest.ExitCode.OK
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
 
