@@ -137,7 +137,7 @@ def _single(case_id: str, test: TestOutcome, notes_limit: int) -> CaseResult:
     return CaseResult(
         case_id=case_id,
         status=test.status,
-        notes=notes.trim_tail(test.notes, notes_limit) if test.notes else "",
+        notes=notes.keep_head(test.notes, notes_limit) if test.notes else "",
         duration_ms=round(test.duration * 1000),
         started_at=test.started_at,
         finished_at=test.finished_at,
@@ -167,13 +167,17 @@ def not_run(nodeid: str, case_id: str, reason: str) -> TestOutcome:
 def _notes(tests: list[TestOutcome], limit: int) -> str:
     # The worst tests first, so a failure is never trimmed away behind a skip.
     noted = sorted((t for t in tests if t.notes), key=lambda t: -SEVERITY[t.status])
-    if not noted:
-        return ""
-    share = max(limit // len(noted), 200)
-    text = "\n\n".join(notes.trim_tail(t.notes, share) for t in noted)
-    return notes.trim_tail(text, limit)
+    return notes.join([_named(t) for t in noted], limit)
+
+
+def _named(test: TestOutcome) -> str:
+    """A test's notes, saying which test they are from (a skip reason does not)."""
+    if test.notes.startswith(test.nodeid) or test.nodeid == LET_GO:
+        return test.notes
+    return f"{test.nodeid}: {test.notes}"
 
 
 def _test_step(test: TestOutcome) -> Step:
     first_line = test.notes.split("\n", 1)[0] if test.notes else ""
-    return Step(test.nodeid.rsplit("::", 1)[-1], test.status, first_line)
+    # All of the node ID after the file: "TestCard::test_refund", "test_path[a::b]".
+    return Step(test.nodeid.split("::", 1)[-1], test.status, first_line)

@@ -115,11 +115,14 @@ class TestRecorder:
         if type(report).__name__ in SUBTEST_REPORTS:
             if report.failed:
                 state.outcome = "failed"
-                state.notes.append(notes.failure(report.nodeid, report, self.notes_limit))
+                name = f"{report.nodeid} {notes.subtest(report)}"
+                state.notes.append(notes.failure(name, report, self.notes_limit))
                 self._step(state, "subtest", report)
             return
         if report.failed:
-            if state.outcome != "failed":  # a failed subtest already said why
+            # After a failed subtest, pytest's own "contains 1 failed subtest"
+            # adds nothing; an exception of the test's own body does.
+            if state.outcome != "failed" or _raised(report):
                 state.notes.append(notes.failure(report.nodeid, report, self.notes_limit))
             state.outcome = "failed"
         elif report.skipped:
@@ -156,7 +159,7 @@ class TestRecorder:
             nodeid=report.nodeid,
             case_ids=state.case_ids,
             status=self.table[state.outcome],
-            notes="\n\n".join(n for n in state.notes if n),
+            notes=notes.join([n for n in state.notes if n], self.notes_limit),
             duration=state.duration,
             started_at=state.started_at,
             finished_at=getattr(report, "stop", None),
@@ -173,6 +176,11 @@ class TestRecorder:
     def unfinished(self) -> list[str]:
         """Node IDs of tests that started and never finished (an interrupted run)."""
         return list(self._running)
+
+
+def _raised(report: Any) -> bool:
+    """The report is of an exception (it has a crash line), not a plugin's summary text."""
+    return getattr(report.longrepr, "reprcrash", None) is not None
 
 
 def _worker(report: Any) -> str | None:

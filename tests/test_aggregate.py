@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_hawzu import notes
 from pytest_hawzu.aggregate import Aggregator, combine
 from pytest_hawzu.model import SEVERITY, Status, Step, TestOutcome, worst
 from pytest_hawzu.notes import trim_tail
@@ -71,6 +72,16 @@ def test_several_tests_become_one_step_each():
     )
     assert result.steps == (Step("a[1]", P), Step("a[2]", F, "boom"))
     assert result.nodeids == ("t.py::a[1]", "t.py::a[2]")
+
+
+def test_step_names_tell_classes_apart_and_keep_odd_parameter_ids():
+    tests = [
+        outcome("t.py::TestCard::test_refund", P),
+        outcome("t.py::TestCash::test_refund", P),
+        outcome("t.py::test_path[a/b::c]", P),
+    ]
+    names = [step.name for step in combine("TCM-1", tests, 8000).steps]
+    assert names == ["TestCard::test_refund", "TestCash::test_refund", "test_path[a/b::c]"]
 
 
 def test_one_test_keeps_its_own_steps():
@@ -180,3 +191,22 @@ def test_a_test_of_several_cases_is_released_once_all_were_delivered() -> None:
     agg.delivered("TCM-2")
     assert agg.outcomes_kept() == 0
     assert agg.result("TCM-2").status is P
+
+
+def test_joined_notes_keep_short_parts_whole_and_each_long_ones_first_line():
+    short = "t::a: skipped"
+    long_one = "t::b: ValueError: b\n" + "b" * 3000
+    long_two = "t::c: KeyError: c\n" + "c" * 3000
+    joined = notes.join([long_one, short, long_two], 1000)
+    assert len(joined) <= 1000
+    assert short in joined
+    assert "t::b: ValueError: b\n[..." in joined
+    assert "t::c: KeyError: c\n[..." in joined
+
+
+def test_joined_notes_beyond_room_for_every_part_cut_the_last():
+    parts = [f"t::test_{n}: AssertionError\n" + "x" * 500 for n in range(20)]
+    joined = notes.join(parts, 1000)
+    assert len(joined) <= 1000
+    assert joined.startswith("t::test_0: AssertionError\n")
+    assert joined.endswith("characters trimmed ...]")

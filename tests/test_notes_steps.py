@@ -161,6 +161,133 @@ def test_a_flaky_pass_says_how_many_reruns_it_took(pytester, hawzu_env):
     assert result["notes"] == "test_flaky.py::test_flaky: final attempt after 2 reruns"
 
 
+COLOURED = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_compare():
+    assert "abc" == "abd"
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_notes_are_plain_text_when_pytest_prints_in_colour(pytester, hawzu_env, mode):
+    # CI often forces colour; the escape codes belong to the terminal, not to Hawzu.
+    pytester.makepyfile(test_colour=COLOURED)
+    pytester.runpytest(*mode, "--color=yes")
+    result = results(hawzu_env)["TCM-1"]
+    assert "\x1b" not in result["notes"]
+    assert all("\x1b" not in step.get("notes", "") for step in result["steps"])
+    assert "- abd" in result["notes"]
+
+
+def test_notes_are_the_same_with_and_without_xdist(pytester, hawzu_env):
+    # xdist prints which worker ran a failure ("[gw1] linux -- Python ..."):
+    # that is the terminal's business, and would differ from run to run.
+    pytester.makepyfile(test_colour=COLOURED)
+    pytester.runpytest(*MODES[1].values[0])
+    notes = results(hawzu_env)["TCM-1"]["notes"]
+    assert " -- Python " not in notes
+    assert notes.startswith("test_colour.py::test_compare: AssertionError: assert 'abc' == 'abd'\n")
+
+
+def test_a_failure_without_a_traceback_is_said_once(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_plain="""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_fail_plainly():
+            pytest.fail("the invoice total is wrong", pytrace=False)
+
+        @pytest.mark.hawzu("TCM-2")
+        @pytest.mark.xfail(reason="bug 3", strict=True)
+        def test_strict_xpass():
+            pass
+        """
+    )
+    pytester.runpytest(*FAST)
+    found = results(hawzu_env)
+    assert found["TCM-1"]["notes"] == (
+        "test_plain.py::test_fail_plainly: Failed: the invoice total is wrong"
+    )
+    assert found["TCM-2"]["notes"] == "test_plain.py::test_strict_xpass: [XPASS(strict)] bug 3"
+
+
+def test_a_failed_subtest_does_not_hide_the_tests_own_error(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_sub="""
+        import unittest
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        class Orders(unittest.TestCase):
+            def test_totals(self):
+                with self.subTest(region="eu"):
+                    self.assertEqual(1, 2, "eu total mismatch")
+                raise RuntimeError("the database went away")
+        """
+    )
+    pytester.runpytest(*FAST)
+    notes = results(hawzu_env)["TCM-1"]["notes"]
+    assert "test_sub.py::Orders::test_totals (region='eu'): AssertionError: 1 != 2" in notes
+    assert "test_sub.py::Orders::test_totals: RuntimeError: the database went away" in notes
+
+
+def test_trimmed_notes_keep_the_line_naming_each_failing_test(pytester, hawzu_env):
+    pytester.makeini("[pytest]\nhawzu_notes_limit = 2000\n")
+    pytester.makepyfile(
+        test_many="""
+        import pytest
+
+        def dive(n, what):
+            if n == 0:
+                raise ValueError(what)
+            dive(n - 1, what)
+
+        @pytest.fixture
+        def leaky():
+            yield
+            dive(20, "cleanup failed")
+
+        @pytest.mark.hawzu("TCM-1")
+        @pytest.mark.parametrize("n", range(6))
+        def test_p(n):
+            dive(20, f"case {n}")
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_both(leaky):
+            dive(20, "the real cause")
+        """
+    )
+    pytester.runpytest(*FAST)
+    found = results(hawzu_env)
+    many = found["TCM-1"]["notes"]
+    assert len(many) <= 2000
+    for n in range(6):
+        assert f"test_many.py::test_p[{n}]: ValueError: case {n}" in many
+    both = found["TCM-2"]["notes"]
+    assert len(both) <= 2000
+    assert both.startswith("test_many.py::test_both: ValueError: the real cause\n")
+    assert "test_many.py::test_both (in teardown): ValueError: cleanup failed" in both
+
+
+def test_combined_notes_say_which_test_each_reason_is_from(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_mixed="""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        @pytest.mark.parametrize("mode", ["card", "cash"])
+        def test_pay(mode):
+            if mode == "cash":
+                pytest.skip("no till in CI")
+        """
+    )
+    pytester.runpytest(*FAST)
+    assert results(hawzu_env)["TCM-1"]["notes"] == "test_mixed.py::test_pay[cash]: no till in CI"
+
+
 # -- phase steps --------------------------------------------------------------------
 
 
