@@ -50,7 +50,7 @@ from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader, internal_error
 
 PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
-STRICT_EXIT = pytest.ExitCode.USAGE_ERROR
+STRICT_EXIT = pytest.ExitCode.USAGE_ERROR  # what pytest returns for a UsageError
 SCOPE_CHUNK = 1000  # tests per scope line in the journal
 
 
@@ -149,10 +149,24 @@ class Reporter:
         self.journal = self._open_journal()
         self.uploader.start()
         if self.settings.strict:
-            self.uploader.wait_open(self.settings.flush_timeout)
-            error = self.uploader.delivery.startup_error
-            if error is not None or self.uploader.delivery.execution is None:
-                pytest.exit(f"Hawzu (--hawzu-strict): {error or 'start-up timed out'}", STRICT_EXIT)
+            self._strict_start()
+
+    def _strict_start(self) -> None:
+        """Stop before any test runs unless the execution is open."""
+        timeout = self.settings.flush_timeout
+        opened = self.uploader.wait_open(timeout)
+        delivery = self.uploader.delivery
+        if delivery.execution is not None:
+            return
+        self.abort.set()
+        if opened:
+            error = delivery.startup_error or "start-up failed"
+        else:
+            error = self.uploader.stalled(f"after {timeout:g} s (--hawzu-flush-timeout)")
+        # No test ran: the journal holds nothing to deliver later.
+        self._close_journal(delivered=True)
+        # A usage error, not pytest.exit(): pytest prints that one twice.
+        raise pytest.UsageError(f"Hawzu (--hawzu-strict): {error}")
 
     def _open_journal(self) -> Journal | None:
         s = self.settings
@@ -532,5 +546,11 @@ class Reporter:
 
     def _line(self, line: str) -> None:
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:
-            terminal.write_line(line)
+        if terminal is None:
+            return
+        # With -q pytest writes progress dots without ending the line, and
+        # write_line does not know: a line of ours would follow them.
+        writer = getattr(terminal, "_tw", None)
+        if getattr(writer, "width_of_current_line", 0):
+            terminal.write("\n")
+        terminal.write_line(line)

@@ -145,6 +145,9 @@ class Retrier:
         self._clock = clock
         self._wall = wall
         self._rng = rng
+        # The error of the latest failed attempt, until an attempt succeeds:
+        # what to say when a caller stops waiting for a call still retrying.
+        self.last_error: HawzuError | None = None
 
     def call(self, fn: Callable[[], T], *, deadline: float | None = None) -> T:
         """Call `fn` until it succeeds, fails for good, or the budget runs out.
@@ -156,11 +159,14 @@ class Retrier:
         for attempt in range(self.policy.max_attempts):
             self._wait_for_slot(deadline, attempt, last)
             try:
-                return fn()
+                result = fn()
             except HawzuError as error:
-                last = error
+                last = self.last_error = error
                 if self.policy.verdict(error) is not Verdict.RETRY:
                     raise
+            else:
+                self.last_error = None
+                return result
             self._back_off(last, attempt, deadline)
         raise GaveUp(last, attempts=self.policy.max_attempts, reason="no attempts left") from last
 

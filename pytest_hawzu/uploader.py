@@ -147,6 +147,16 @@ class Uploader:
     def wait_open(self, timeout: float | None) -> bool:
         return self._opened.wait(timeout)
 
+    def stalled(self, when: str) -> str:
+        """Why start-up had not finished by `when`: its last failure, or none yet."""
+        last = self.retrier.last_error
+        if last is not None:
+            return f"start-up had not finished {when}; its last attempt: {describe(last)}"
+        return (
+            f"start-up had not finished {when} (no answer yet, or requests waiting their "
+            "turn under --hawzu-rate)"
+        )
+
     def pending(self) -> int:
         with self._cond:
             return len(self._pending)
@@ -168,10 +178,7 @@ class Uploader:
             self._abort.set()
             self._close(cut)
             if self.delivery.execution is None and self.delivery.startup_error is None:
-                self.delivery.startup_error = (
-                    f"Hawzu did not answer before {cut}: check --hawzu-url (HAWZU_URL) "
-                    "and the network"
-                )
+                self.delivery.startup_error = self.stalled(f"when {cut}")
                 self._notice(f"Hawzu: {self.delivery.startup_error}")
             self._give_up_pending(cut)
         reason = self.delivery.stopped or self.delivery.startup_error
@@ -237,8 +244,12 @@ class Uploader:
         try:
             self.delivery.execution = self.opener()
         except HawzuError as exc:
-            self.delivery.startup_error = str(exc)
-            self._notice(f"Hawzu: {exc}")
+            with self._cond:
+                # After finish() gave up waiting, it has said why; this is only
+                # the retrier noticing the abort.
+                if not self._closed:
+                    self.delivery.startup_error = str(exc)
+                    self._notice(f"Hawzu: {exc}")
         finally:
             self._opened.set()
         if self.delivery.execution is None:

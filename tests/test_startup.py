@@ -178,16 +178,53 @@ def test_an_unreachable_hawzu(pytester, hawzu_env, monkeypatch):
     monkeypatch.setenv("HAWZU_URL", url)
     result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-flush-timeout=1")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["Hawzu: Hawzu did not answer before*check --hawzu-url*"])
+    # What went wrong, once: not "did not answer" on top of the retrier's own line.
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: start-up had not finished when the end-of-session flush timed out "
+            "after 1 s; its last attempt: *Connection*check --hawzu-url (HAWZU_URL)*"
+        ]
+    )
+    assert "aborted" not in result.stdout.str()
+
+
+def test_start_up_held_back_by_the_rate_does_not_blame_the_network(pytester, hawzu_env):
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-rate=0.05", "--hawzu-flush-timeout=1")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: start-up had not finished when the end-of-session flush timed out "
+            "after 1 s (no answer yet, or requests waiting their turn under --hawzu-rate)"
+        ]
+    )
+    assert "and the network" not in result.stdout.str()
 
 
 def test_strict_start_up_failure_stops_before_any_test(pytester, hawzu_env):
     result = run(pytester, "--hawzu-release=1.3.0", "--hawzu-strict")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["Exit: Hawzu (--hawzu-strict): release 1.3.0 (rel_6) is COMPLETED*"]
+        ["ERROR: Hawzu (--hawzu-strict): release 1.3.0 (rel_6) is COMPLETED*"]
     )
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("Hawzu (--hawzu-strict)") == 1
     assert "test_one.py" not in result.stdout.str()
+    # No test ran: there is nothing for `hawzu upload` to deliver later.
+    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
+
+
+def test_strict_start_up_that_times_out_says_why(pytester, hawzu_env, monkeypatch):
+    url = hawzu_env.url
+    hawzu_env.stop()
+    monkeypatch.setenv("HAWZU_URL", url)
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-strict", "--hawzu-flush-timeout=1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: Hawzu (--hawzu-strict): start-up had not finished after 1 s "
+            "(--hawzu-flush-timeout); its last attempt: *Connection*"
+        ]
+    )
 
 
 def test_summary_names_the_execution(pytester, hawzu_env):
