@@ -7,8 +7,9 @@ import math
 import os
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pytest_hawzu import __version__
 from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
@@ -25,6 +26,7 @@ from pytest_hawzu.settings import (
 )
 from pytest_hawzu.startup import UNUSABLE_TOKEN, Plan, describe, open_execution, unusable_token
 from pytest_hawzu.throttle import Throttle
+from pytest_hawzu.title import fit_title
 
 USAGE_ERROR = 2
 URL_ENV = "HAWZU_URL"
@@ -32,6 +34,35 @@ URL_ENV = "HAWZU_URL"
 
 class CliError(Exception):
     """A bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors in one line, as every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# The plugin's messages name its pytest options; these commands have their own.
+EXECUTION_TERMS = {
+    "--hawzu-url (HAWZU_URL)": "--url (HAWZU_URL)",
+    "--hawzu-release": "--release",
+    "--hawzu-project": "--project",
+    "--hawzu-execution": "the execution ID",
+    "--hawzu-rate": "--rate",
+    "--hawzu-timeout": "--timeout",
+}
+UPLOAD_TERMS = {
+    "--hawzu-url (HAWZU_URL)": "--url (or the URL the journal recorded)",
+    "--hawzu-rate": "--rate",
+    "--hawzu-timeout": "--timeout",
+}
+
+
+def in_terms(text: str, terms: Mapping[str, str]) -> str:
+    for plugin, own in terms.items():
+        text = text.replace(plugin, own)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,9 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hawzu", description="Companion command of the pytest-hawzu plugin."
-    )
+    parser = _Parser(prog="hawzu", description="Companion command of the pytest-hawzu plugin.")
     parser.add_argument("--version", action="version", version=f"pytest-hawzu {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _sandbox_parser(commands)
@@ -61,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _sandbox_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     p = commands.add_parser("sandbox", help="Run a local in-memory Hawzu until interrupted")
     p.add_argument("--port", type=_port, default=0, help="Port on 127.0.0.1 (default: a free one)")
     p.add_argument("--rate", type=RATE, default=None, help="Requests per second per token")
@@ -71,7 +100,7 @@ def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     p.set_defaults(run=_run_sandbox)
 
 
-def _upload_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _upload_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     p = commands.add_parser("upload", help="Deliver kept journals (files or directories)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--url", help="Hawzu API URL (default: the one the journal recorded)")
@@ -79,7 +108,7 @@ def _upload_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     p.set_defaults(run=_run_upload)
 
 
-def _execution_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _execution_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     p = commands.add_parser("execution", help="Create or complete an execution (CI pipelines)")
     actions = p.add_subparsers(title="actions", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="Create an execution and print its ID")
@@ -156,7 +185,12 @@ def _run_upload(args: argparse.Namespace) -> int:
     token = _token()
     url = _url(args.url) if args.url is not None else None
     ok = upload_all(
-        args.paths, url=url, token=token, rate=args.rate, timeout=args.timeout, say=print
+        args.paths,
+        url=url,
+        token=token,
+        rate=args.rate,
+        timeout=args.timeout,
+        say=lambda line: print(in_terms(line, UPLOAD_TERMS)),
     )
     return 0 if ok else 1
 
@@ -168,12 +202,20 @@ def _run_create(args: argparse.Namespace) -> int:
         raise CliError("--release must not be empty")
     if args.project is not None:
         _text(args.project, "--project")
+    title = _text(args.title, "--title").strip()
+    if not title:
+        raise CliError("--title must not be empty")
     client, retrier = _connect(args)
-    plan = Plan(release=args.release, project=args.project, title=args.title, idempotency_key=key)
+    plan = Plan(
+        release=args.release,
+        project=args.project,
+        title=fit_title(title),
+        idempotency_key=key,
+    )
     try:
         execution = open_execution(client, retrier.call, plan)
     except HawzuError as exc:
-        print(f"hawzu: {exc}", file=sys.stderr)
+        print(f"hawzu: {in_terms(str(exc), EXECUTION_TERMS)}", file=sys.stderr)
         return 1
     print(execution.id)
     return 0
@@ -186,7 +228,8 @@ def _run_complete(args: argparse.Namespace) -> int:
     try:
         retrier.call(lambda: client.complete_execution(args.execution_id))
     except HawzuError as exc:
-        print(f"hawzu: completing {args.execution_id} failed: {describe(exc)}", file=sys.stderr)
+        why = in_terms(describe(exc), EXECUTION_TERMS)
+        print(f"hawzu: completing {args.execution_id} failed: {why}", file=sys.stderr)
         return 1
     print(f"execution {args.execution_id} completed")
     return 0
@@ -201,7 +244,7 @@ def _connect(args: argparse.Namespace) -> tuple[HawzuClient, Retrier]:
 
 def _say_on_stderr(line: str) -> None:
     # stdout carries only the result (an execution ID), for scripts to read.
-    print(line, file=sys.stderr)
+    print(in_terms(line, EXECUTION_TERMS), file=sys.stderr)
 
 
 def _key(value: str | None) -> str | None:

@@ -180,8 +180,12 @@ def render_title(template: str, values: Mapping[str, str]) -> str:
             continue
         # A separator only goes between two kept segments, never at either end.
         parts.append(separator + text if parts and separator else text)
-    title = _WHITESPACE.sub(" ", "".join(parts)).strip()
-    return _truncate(title, MAX_TITLE) or FALLBACK_TITLE
+    return fit_title("".join(parts)) or FALLBACK_TITLE
+
+
+def fit_title(text: str) -> str:
+    """A title as Hawzu takes it: one line, spaces collapsed, at most MAX_TITLE characters."""
+    return _truncate(_WHITESPACE.sub(" ", text).strip(), MAX_TITLE)
 
 
 _DESCRIPTION_LINES: tuple[tuple[str, str], ...] = (

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_hawzu import cli
+from pytest_hawzu.client import HawzuError
+from pytest_hawzu.startup import describe
 from tests.conftest import only_execution
 
 
@@ -205,3 +207,61 @@ def test_an_argument_that_is_not_text_is_one_line(hawzu_env, capsys, argv):
     assert (got, out) == (2, "")
     assert len(err.splitlines()) == 1, err
     assert "is not valid UTF-8 text" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["execution", "create", "--release", "1.4.0", "--rate", "0"],
+            "hawzu execution create: error: argument --rate: expected a number >= 0.01, "
+            "got '0' (see hawzu execution create --help)",
+        ),
+        (
+            ["sandbox", "--port", "70000"],
+            "hawzu sandbox: error: argument --port: expected a port from 0 to 65535, "
+            "got '70000' (see hawzu sandbox --help)",
+        ),
+        (
+            ["upload"],
+            "hawzu upload: error: the following arguments are required: PATH "
+            "(see hawzu upload --help)",
+        ),
+    ],
+)
+def test_argument_errors_are_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_an_empty_title_is_refused_before_asking_hawzu(hawzu_env, capsys):
+    code, out, err = run(capsys, "execution", "create", "--release", "1.4.0", "--title", " ")
+    assert (code, out) == (2, "")
+    assert err == "hawzu: error: --title must not be empty\n"
+    assert hawzu_env.requests() == []
+
+
+def test_a_long_title_is_cut_as_the_plugin_cuts_it(hawzu_env, capsys):
+    code, _, err = run(capsys, "execution", "create", "--release", "1.4.0", "--title", "x" * 300)
+    assert code == 0, err
+    assert only_execution(hawzu_env)["title"] == "x" * 254 + "…"
+
+
+def test_advice_names_the_commands_own_options(hawzu_env, capsys):
+    code, _, err = run(capsys, "execution", "create", "--release", "9.9.9")
+    assert code == 1
+    assert "check --release and --project" in err
+    assert "--hawzu-" not in err
+
+
+def test_the_plugins_option_names_become_the_commands():
+    advice = describe(HawzuError("connection refused")) + "; or lower --hawzu-rate"
+    assert cli.in_terms(advice, cli.EXECUTION_TERMS) == (
+        "connection refused; check --url (HAWZU_URL) and the network; or lower --rate"
+    )
+    assert cli.in_terms(advice, cli.UPLOAD_TERMS) == (
+        "connection refused; check --url (or the URL the journal recorded) and the network; "
+        "or lower --rate"
+    )
