@@ -74,7 +74,10 @@ def open_execution(client: HawzuClient, call: Call, plan: Plan) -> Execution:
     """Run every start-up step through `call` (which throttles and retries)."""
     identity = _step("checking the token (GET /me)", call, client.me)
     if plan.execution:
-        return _join(client, call, plan.execution)
+        execution = _join(client, call, plan.execution)
+        if plan.release and plan.release != execution.release_id:
+            _same_release(client, call, plan, identity, execution)
+        return execution
     release = find_release(client, call, plan, identity)
     if not release.accepts_executions:
         raise StartupError(_locked(release))
@@ -147,6 +150,23 @@ def _join(client: HawzuClient, call: Call, execution_id: str) -> Execution:
             "start a new execution, or reopen it in Hawzu"
         )
     return execution
+
+
+def _same_release(
+    client: HawzuClient, call: Call, plan: Plan, me: Identity, execution: Execution
+) -> None:
+    """A release named beside the execution must be the execution's own.
+
+    An HAWZU_EXECUTION left over from another job would otherwise take this
+    run's results into a release nobody asked for.
+    """
+    release = find_release(client, call, plan, me)
+    if release.id != execution.release_id:
+        raise StartupError(
+            f"execution {execution.id} belongs to release {execution.release_id}, not to "
+            f"{plan.release!r} ({release.id}): check --hawzu-execution (HAWZU_EXECUTION) "
+            "and --hawzu-release (HAWZU_RELEASE)"
+        )
 
 
 def _only_project(me: Identity, release: str) -> str:

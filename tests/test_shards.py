@@ -218,3 +218,38 @@ def test_who_completes_and_who_sends_not_executed(pytester, hawzu_env, args, com
     assert execution["status"] == ("COMPLETED" if completed else "IN_PROGRESS")
     state = "completed" if completed else "left open"
     result.stdout.fnmatch_lines([f"execution {execution['id']} ({state}):*"])
+
+
+@pytest.mark.parametrize("release", ["1.4.0", "rel_7"])
+def test_joining_with_the_executions_own_release_works(pytester, hawzu_env, release):
+    api = Api(hawzu_env)
+    joined = api.new_execution()
+    api.close()
+    pytester.makepyfile(test_stops=STOPS)
+    pytester.runpytest(
+        *LEAN,
+        "-p",
+        "no:xdist",
+        "-x",
+        f"--hawzu-release={release}",
+        f"--hawzu-execution={joined['id']}",
+    )
+    assert statuses(only_execution(hawzu_env)) == STOPPED_SHARED
+
+
+def test_an_execution_from_another_release_is_not_joined(pytester, hawzu_env, monkeypatch):
+    # A HAWZU_EXECUTION left over from another job must not send this run's
+    # results into a release the command line did not name.
+    api = Api(hawzu_env)
+    joined = api.new_execution()
+    api.close()
+    monkeypatch.setenv("HAWZU_EXECUTION", joined["id"])
+    pytester.makepyfile(test_stops=STOPS)
+    result = pytester.runpytest(*LEAN, "-p", "no:xdist", "--hawzu-release=1.5.0")
+    result.stdout.fnmatch_lines(
+        [
+            f"Hawzu: execution {joined['id']} belongs to release rel_7, not to '1.5.0' "
+            "(rel_8): check --hawzu-execution (HAWZU_EXECUTION) and --hawzu-release*"
+        ]
+    )
+    assert statuses(only_execution(hawzu_env)) == {}
