@@ -154,6 +154,7 @@ class Reporter:
     def _strict_start(self) -> None:
         """Stop before any test runs unless the execution is open."""
         timeout = self.settings.flush_timeout
+        self.uploader.want()  # checked before any test runs, whatever they are
         opened = self.uploader.wait_open(timeout)
         delivery = self.uploader.delivery
         if delivery.execution is not None:
@@ -210,6 +211,8 @@ class Reporter:
         self.items = items
         self.scope_known = True
         self.aggregator.plan(shared_cases(items))
+        if any(case_ids(item) for item in items):
+            self.uploader.want()
         if self.journal is None or self.settings.shared:
             return
         # In chunks, so that a large suite's scope never sits in memory whole.
@@ -225,6 +228,8 @@ class Reporter:
         added = {c: list(n) for c, n in scope.items() if c not in self.scope}
         self.scope.update(added)
         self.aggregator.plan(c for c, nodeids in added.items() if len(nodeids) > 1)
+        if added:
+            self.uploader.want()
         if added and self.journal is not None and not self.settings.shared:
             self.journal.scope(added)
 

@@ -64,6 +64,8 @@ class SessionSummary:
 
     def _execution_lines(self) -> Iterator[str]:
         delivery = self.delivery
+        if delivery.idle:
+            yield "no execution: no result to report"
         if delivery.startup_error:
             yield f"not reported: {delivery.startup_error}"
         execution = delivery.execution

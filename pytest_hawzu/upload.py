@@ -102,6 +102,12 @@ def _upload_held(
     except ValueError as exc:
         say(f"{path}: the journal's URL {shown_url(target)!r} is refused: {exc}; pass --url")
         return False
+    if contents.execution_id is None and not _results(contents):
+        # A run stopped before it had anything to report: as the session
+        # itself would, open no empty execution for it.
+        _remove(path, say)
+        say(f"{path}: no result to report, journal removed")
+        return True
     throttle = Throttle(rate)
     client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)
     retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))

@@ -37,6 +37,8 @@ class Delivery:
     """What happened to the results: the summary's source."""
 
     execution: Execution | None = None
+    # Nothing to report (no selected test has a case): no execution was opened.
+    idle: bool = False
     startup_error: str | None = None
     stopped: str | None = None
     delivered: dict[str, Status] = field(default_factory=dict)
@@ -56,7 +58,7 @@ class Delivery:
     @property
     def complete(self) -> bool:
         """True when every submitted result reached Hawzu (rejections are final, not lost)."""
-        return (
+        return self.idle or (
             self.execution is not None
             and self.startup_error is None
             and self.stopped is None
@@ -115,6 +117,9 @@ class Uploader:
         self._in_flight: tuple[str, ...] = ()
         self._closed = False
         self._opened = threading.Event()
+        # Start-up waits until there is something to report, so that a run with
+        # nothing selected leaves no empty execution behind.
+        self._wanted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hawzu-sender", daemon=True)
         # Set when the sender thread ends, to wait on: a Thread.join that Ctrl-C
         # interrupts marks a running thread as stopped (Python 3.11).
@@ -125,12 +130,18 @@ class Uploader:
     def start(self) -> None:
         self._thread.start()
 
+    def want(self) -> None:
+        """Something will be reported: start-up may begin."""
+        if not self._wanted.is_set():  # a plain read, once per test
+            self._wanted.set()
+
     def submit(self, case_ids: Iterable[str], attachments: Iterable[Attachment] = ()) -> None:
         """Mark cases as changed; their combined result is read when sent.
 
         Attachments wait for the next accepted batch holding their case, since
         Hawzu refuses attachments to a case without a result.
         """
+        self.want()
         with self._cond:
             for attachment in attachments:
                 self.files.hold(attachment)
@@ -140,6 +151,7 @@ class Uploader:
 
     def submit_result(self, result: CaseResult) -> None:
         """Queue a result that does not come from the aggregator (NOT_EXECUTED)."""
+        self.want()
         with self._cond:
             self._pending[result.case_id] = result
             self._wake()
@@ -166,7 +178,9 @@ class Uploader:
         with self._cond:
             self._finishing = True
             self._deadline = self.clock() + timeout
+            self.delivery.idle = not self._wanted.is_set()
             self._cond.notify()
+        self._wanted.set()  # an idle sender ends now
         cut = f"the end-of-session flush timed out after {timeout:g} s"
         try:
             self._wait_for_sender(self.clock() + timeout, tick)
@@ -241,6 +255,10 @@ class Uploader:
         return reason
 
     def _serve(self) -> None:
+        self._wanted.wait()
+        if self.delivery.idle:
+            self._opened.set()
+            return
         try:
             self.delivery.execution = self.opener()
         except HawzuError as exc:

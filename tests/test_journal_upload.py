@@ -592,3 +592,15 @@ def test_a_directory_that_cannot_be_listed_is_not_taken_for_an_empty_one(tmp_pat
     ok = journal_upload_all([spool], url=None, token="t", rate=5, timeout=5, say=said.append)
     assert ok is False
     assert said == [f"{spool}: cannot read: [Errno 13] Permission denied: '{spool}'"]
+
+
+def test_a_journal_with_nothing_to_report_opens_no_execution(pytester, hawzu_env):
+    # A run killed before its first test finished and before start-up did.
+    spool = pytester.path / ".hawzu"
+    made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "1.4.0"})
+    made.close(delivered=False)
+    result = upload(pytester, str(spool))
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*: no result to report, journal removed"])
+    assert hawzu_env.executions() == []
+    assert journals(pytester) == []

@@ -73,6 +73,26 @@ def test_a_pytest_started_by_a_test_does_not_report_on_inherited_settings(
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize(
+    "selection",
+    [["-k", "no_such_test"], ["no_such_file.py"], ["-m", "nothing"]],
+    ids=["deselected", "missing-file", "unmarked-only"],
+)
+def test_a_session_with_nothing_to_report_opens_no_execution(pytester, hawzu_env, selection, xdist):
+    # A shard whose selection came out empty, a typo in a path, a run of tests
+    # without cases: an empty execution in the release is noise, not a report.
+    pytester.makeini("[pytest]\nmarkers =\n    nothing\n")
+    pytester.makepyfile(test_plain="def test_unmarked(): pass\n")
+    if selection == ["-m", "nothing"]:
+        selection = ["test_plain.py"]
+    result = run(pytester, "--hawzu-release=1.4.0", *selection, *xdist)
+    assert hawzu_env.executions() == []
+    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
+    if result.ret != pytest.ExitCode.USAGE_ERROR:  # pytest ends a missing file's run early
+        result.stdout.fnmatch_lines(["no execution: no result to report"])
+
+
 def test_cache_show_reports_nothing(pytester, hawzu_env):
     result = pytester.runpytest("--hawzu-release=1.4.0", "--cache-show")
     assert result.ret == pytest.ExitCode.OK
