@@ -233,7 +233,8 @@ class HawzuClient:
         )
 
     def get_release(self, release_id: str) -> Release:
-        return _release(self._call("GET", f"/releases/{_quote(release_id)}"))
+        path = f"/releases/{_quote(release_id)}"
+        return _release(_needs(self._call("GET", path), "id", "GET", path))
 
     def find_releases(self, project_id: str, name: str) -> list[Release]:
         body = self._call("GET", "/releases", params={"project_id": project_id, "name": name})
@@ -255,7 +256,7 @@ class HawzuClient:
             payload["test_case_ids"] = list(test_case_ids)
         headers = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else None
         status, body = self._exchange("POST", "/executions", json=payload, headers=headers)
-        return _execution(body, created=status == 201)
+        return _execution(_needs(body, "id", "POST", "/executions"), created=status == 201)
 
     def unknown_case_ids(self, error: ApiError) -> list[str]:
         """The case IDs a 422 on execution creation named as unknown."""
@@ -263,17 +264,22 @@ class HawzuClient:
         return [str(i) for i in ids] if isinstance(ids, list) else []
 
     def get_execution(self, execution_id: str) -> Execution:
-        return _execution(self._call("GET", f"/executions/{_quote(execution_id)}"))
+        path = f"/executions/{_quote(execution_id)}"
+        return _execution(_needs(self._call("GET", path), "id", "GET", path))
 
     def complete_execution(self, execution_id: str) -> Execution:
-        body = self._call(
-            "PATCH", f"/executions/{_quote(execution_id)}", json={"status": "COMPLETED"}
-        )
-        return _execution(body)
+        path = f"/executions/{_quote(execution_id)}"
+        body = self._call("PATCH", path, json={"status": "COMPLETED"})
+        return _execution(_needs(body, "id", "PATCH", path))
 
     def post_results(self, execution_id: str, results: Sequence[CaseResult]) -> BatchOutcome:
         payload = {"results": [result_to_wire(r) for r in results]}
-        body = self._call("POST", f"/executions/{_quote(execution_id)}/results", json=payload)
+        path = f"/executions/{_quote(execution_id)}/results"
+        body = self._call("POST", path, json=payload)
+        # Taking an answer without either for "all accepted" would lose results
+        # behind anything that says 200: a proxy, a sign-in page, a wrong URL.
+        if "accepted" not in body and "rejected" not in body:
+            raise _not_the_api(200, "POST", path, f"JSON without 'accepted': {_short(body)}")
         rejected = []
         for item in body.get("rejected") or []:
             index = item.get("index")
@@ -340,8 +346,12 @@ class HawzuClient:
             self.observer(response_headers)
         body = _json_object(response)
         if response.status_code >= 400:
-            raise _api_error(response.status_code, body, response_headers, self._redact)
-        return response.status_code, body
+            raise _api_error(response.status_code, body or {}, response_headers, self._redact)
+        if response.content and body is None:
+            kind = response_headers.get("Content-Type", "no Content-Type")
+            excerpt = self._redact(response.text[:80])
+            raise _not_the_api(response.status_code, method, path, f"{kind}: {excerpt!r}")
+        return response.status_code, body or {}
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
@@ -351,14 +361,39 @@ def _quote(segment: str) -> str:
     return quote(segment, safe="")
 
 
-def _json_object(response: requests.Response) -> dict[str, Any]:
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The body as a JSON object; None when it is something else (HTML, a list)."""
     if not response.content:
         return {}
     try:
         body = response.json()
     except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return None
+    return body if isinstance(body, dict) else None
+
+
+NOT_THE_API = "NOT_THE_API"
+
+
+def _not_the_api(status: int, method: str, path: str, what: str) -> ApiError:
+    """A success status with a body the API never sends: not Hawzu answering."""
+    return ApiError(
+        status,
+        NOT_THE_API,
+        f"{method} {path} was answered with {what}; check the URL and any proxy or "
+        "sign-in page in between",
+    )
+
+
+def _needs(body: dict[str, Any], key: str, method: str, path: str) -> dict[str, Any]:
+    if not body.get(key):
+        raise _not_the_api(200, method, path, f"JSON without {key!r}: {_short(body)}")
+    return body
+
+
+def _short(body: Mapping[str, Any]) -> str:
+    text = repr(dict(body))
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _api_error(

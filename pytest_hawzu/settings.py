@@ -393,6 +393,9 @@ def check_url(value: str) -> str:
         raise ValueError("the port must be a number from 0 to 65535") from None
     if parts.path.rstrip("/").endswith(API_PREFIX):
         raise ValueError(f"give the base URL, without {API_PREFIX}: the plugin adds it")
+    if parts.query or parts.fragment or value.rstrip("/").endswith(("?", "#")):
+        # The plugin appends paths: everything would go to the URL's own path.
+        raise ValueError("give the base URL, without a query (?...) or fragment (#...)")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError("plain http is allowed only for loopback hosts; use https")
     return value.rstrip("/")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from test_delivery import cases_suite, run
 
-from pytest_hawzu.client import HawzuClient, TransportError
+from pytest_hawzu.client import ApiError, HawzuClient, TransportError
+from pytest_hawzu.model import CaseResult, Status
 from pytest_hawzu.sandbox import Sandbox
+from tests.conftest import FAST, HAWZU
 
 # Never resolvable (RFC 6761): only a proxy can reach it.
 UNREACHABLE = "http://hawzu.invalid"
@@ -53,3 +56,64 @@ def test_netrc_never_replaces_the_token(
     client = HawzuClient(sb.url, sb.token)
     assert client.me().project_ids  # a Basic header from .netrc would be a 401
     client.close()
+
+
+# -- answers that are not the API's ---------------------------------------------------------
+
+SIGN_IN = "<html><body>Please sign in to continue</body></html>"
+
+
+@pytest.fixture
+def sign_in_page(httpserver):
+    """What a proxy or a single sign-on gateway in front of a wrong URL answers: 200, HTML."""
+    httpserver.expect_request(re.compile(".*")).respond_with_data(
+        SIGN_IN, status=200, content_type="text/html"
+    )
+    return httpserver
+
+
+def test_a_200_that_is_not_json_is_not_taken_for_delivery(sign_in_page):
+    client = HawzuClient(sign_in_page.url_for("/").rstrip("/"), "token")
+    result = CaseResult(case_id="TCM-1", status=Status.PASSED)
+    with pytest.raises(ApiError) as raised:
+        client.post_results("exe_1", [result])
+    client.close()
+    error = raised.value
+    assert error.code == "NOT_THE_API"
+    assert "text/html" in error.message
+    assert "Please sign in" in error.message
+
+
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [
+        ("results", {"ok": True}),
+        ("execution", {"ok": True}),
+        ("complete", {}),
+        ("release", {"name": "1.4.0"}),
+    ],
+)
+def test_json_without_what_the_api_answers_is_refused(httpserver, call, body):
+    httpserver.expect_request(re.compile(".*")).respond_with_json(body)
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    calls = {
+        "results": lambda: client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)]),
+        "execution": lambda: client.get_execution("exe_1"),
+        "complete": lambda: client.complete_execution("exe_1"),
+        "release": lambda: client.get_release("rel_7"),
+    }
+    with pytest.raises(ApiError, match="NOT_THE_API"):
+        calls[call]()
+    client.close()
+
+
+def test_upload_to_a_sign_in_page_keeps_the_journal(pytester, hawzu_env, sign_in_page):
+    pytester.makepyfile(cases_suite(3))
+    hawzu_env.fail_next(503, 10_000, retry_after=60)
+    pytester.runpytest(*FAST, "--hawzu-flush-timeout=0.5")
+    (journal,) = (pytester.path / ".hawzu").glob("*.jsonl")
+    url = sign_in_page.url_for("/").rstrip("/")
+    result = pytester.run(HAWZU, "upload", str(journal), "--url", url, timeout=120)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*not delivered: *NOT_THE_API*; the journal is kept*"])
+    assert journal.exists()

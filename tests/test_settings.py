@@ -115,6 +115,8 @@ def test_who_completes(pytester, args, flags, expected):
     ("args", "ini", "message"),
     [
         (["--hawzu-url=ftp://x"], "", "--hawzu-url='ftp://x': expected an http(s) URL*"),
+        (["--hawzu-url=https://h.example/#x"], "", "*: give the base URL, without a query*"),
+        (["--hawzu-url=https://h.example?a=1"], "", "*: give the base URL, without a query*"),
         (["--hawzu-url=http://hawzu.example"], "", "*plain http is allowed only for loopback*"),
         (["--hawzu-rate=fast"], "", "--hawzu-rate='fast': expected a number at least 0.01"),
         (["--hawzu-rate=0"], "", "--hawzu-rate='0': expected a number*"),
