@@ -11,6 +11,7 @@ when reading. `hawzu upload` delivers what a journal holds.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -92,6 +93,10 @@ class Journal:
     def scope(self, cases: Mapping[str, Sequence[str]]) -> None:
         self.write({"type": "scope", "cases": cases})
 
+    def delivered(self) -> None:
+        """Every result reached Hawzu: only completing the execution may be left."""
+        self.write({"type": "delivered"})
+
     def dropped(self, nodeid: str) -> None:
         """A hook dropped the test or moved it to other cases: its own expect nothing."""
         self.write({"type": "dropped", "nodeid": nodeid})
@@ -118,6 +123,8 @@ class Contents:
     scope: dict[str, list[str]] = field(default_factory=dict)
     # Tests a `pytest_hawzu_result` hook dropped or moved away from their cases.
     dropped: set[str] = field(default_factory=set)
+    # Every result reached the execution; the run may have died completing it.
+    delivered: bool = False
     ended: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     # (path, case ID) of attachments already sent or refused for good.
@@ -148,7 +155,8 @@ HEADER_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def read(path: Path) -> Contents:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    # utf-8-sig: an editor on Windows may have saved it with a byte order mark.
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     records = [r for r in (_parse(line) for line in lines) if r is not None]
     if not records or records[0].get("type") != "session":
         raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
@@ -201,6 +209,8 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
             raise TypeError("cases must map case IDs to lists of node IDs")
         for case_id, nodeids in cases.items():
             contents.scope.setdefault(str(case_id), []).extend(str(n) for n in nodeids)
+    elif kind == "delivered":
+        contents.delivered = True
     elif kind == "dropped":
         contents.dropped.add(_text(record["nodeid"], "nodeid"))
     elif kind == "end":
@@ -283,8 +293,15 @@ def find(paths: Iterable[Path]) -> list[Path]:
     found: dict[Path, Path] = {}  # by where it really is: a file named twice, or by a link
     for path in paths:
         for each in _listed(path) if path.is_dir() else [path]:
-            found.setdefault(each.resolve(), each)
+            found.setdefault(_real(each), each)
     return list(found.values())
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python before 3.13 says a loop of links this way
+        raise OSError(errno.ELOOP, "a loop of symbolic links", str(path)) from None
 
 
 def _listed(directory: Path) -> list[Path]:

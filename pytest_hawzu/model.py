@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 class Status(enum.Enum):
@@ -122,22 +123,48 @@ class TestOutcome:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TestOutcome:
+        """A journal's record; TypeError or ValueError for one that is damaged."""
+        case_ids = data["case_ids"]
+        if not isinstance(case_ids, (list, tuple)) or not all(isinstance(c, str) for c in case_ids):
+            raise TypeError(f"case_ids must be a list of strings, got {case_ids!r}")
         return cls(
-            nodeid=str(data["nodeid"]),
-            case_ids=tuple(str(c) for c in data["case_ids"]),
+            nodeid=_of(str, data["nodeid"], "nodeid"),
+            case_ids=tuple(case_ids),
             status=Status(data["status"]),
-            notes=str(data.get("notes", "")),
-            duration=float(data.get("duration", 0.0)),
-            started_at=data.get("started_at"),
-            finished_at=data.get("finished_at"),
+            notes=_of(str, data.get("notes", ""), "notes"),
+            duration=_seconds(data.get("duration", 0.0), "duration"),
+            started_at=_time(data.get("started_at"), "started_at"),
+            finished_at=_time(data.get("finished_at"), "finished_at"),
             steps=(
                 tuple(Step.from_json(s) for s in data["steps"])
                 if "steps" in data
                 else PASSED_PHASES
             ),
-            worker=data.get("worker"),
-            reruns=int(data.get("reruns", 0)),
+            worker=None if data.get("worker") is None else _of(str, data["worker"], "worker"),
+            reruns=_of(int, data.get("reruns", 0), "reruns"),
         )
+
+
+T = TypeVar("T")
+
+
+def _of(kind: type[T], value: Any, name: str) -> T:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"{name} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _seconds(value: Any, name: str) -> float:
+    """A finite number: the journal's encoder writes NaN and Infinity as they are."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or not -1e12 < value < 1e12:
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    return float(value)
+
+
+def _time(value: Any, name: str) -> float | None:
+    return None if value is None else _seconds(value, name)
 
 
 def counted(count: int, noun: str) -> str:

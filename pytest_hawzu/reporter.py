@@ -383,6 +383,9 @@ class Reporter:
         started = time.monotonic()
         delivery = self.uploader.finish(self.settings.flush_timeout, self._progress(started))
         self._announce()
+        if delivery.complete and not self.broken and self.journal is not None:
+            # Should the run die while completing, `hawzu upload` has only that left.
+            self.journal.delivered()
         completed = self._complete(started + self.settings.flush_timeout)
         self._announce()
         delivered = delivery.complete and not self.completion_failed and not self.broken

@@ -27,8 +27,10 @@ from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url, shown_url
 from pytest_hawzu.startup import Plan, describe, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
+from pytest_hawzu.uploader import internal_error
 
 Say = Callable[[str], None]
+PROGRESS_EVERY = 10  # batches between progress lines: 1,000 results
 
 
 @dataclass
@@ -56,7 +58,12 @@ def upload_all(
         return True
     ok = True
     for path in files:
-        ok = upload_one(path, url=url, token=token, rate=rate, timeout=timeout, say=say) and ok
+        try:
+            done = upload_one(path, url=url, token=token, rate=rate, timeout=timeout, say=say)
+        except Exception as exc:  # a bug must not keep the other journals from Hawzu
+            say(f"{path}: {internal_error(exc)}; the journal is kept: please report this")
+            done = False
+        ok = done and ok
     return ok
 
 
@@ -74,8 +81,8 @@ def upload_one(
         return False
     if held is None:
         say(
-            f"{path}: in use by a running pytest session, which delivers it itself; "
-            "if that session is stuck, stop it and upload again"
+            f"{path}: in use by a running pytest session, which delivers it itself, or by "
+            "another hawzu upload; if that is stuck, stop it and upload again"
         )
         return False
     # Held to the end, so that two uploads of one journal do not both deliver it.
@@ -105,8 +112,7 @@ def _upload_held(
     if contents.execution_id is None and not _results(contents):
         # A run stopped before it had anything to report: as the session
         # itself would, open no empty execution for it.
-        _remove(path, say)
-        say(f"{path}: no result to report, journal removed")
+        _finished(path, say, "no result to report")
         return True
     throttle = Throttle(rate)
     client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)
@@ -116,8 +122,7 @@ def _upload_held(
     finally:
         client.close()
     if outcome.failed is None:
-        _remove(path, say)
-        say(f"{path}: delivered, journal removed")
+        _finished(path, say, "delivered")
         return True
     then = (
         "once that is fixed, run hawzu upload again"
@@ -134,28 +139,57 @@ def _deliver(
     header = contents.header
     outcome = Outcome()
     refused: set[str] = set()
+    execution_id = contents.execution_id
     try:
-        execution_id = contents.execution_id or _open(contents, client, retrier)
-        results = _results(contents)
-        say(f"{contents.path}: {counted(len(results), 'result')} for execution {execution_id}")
-        batch_size = int(header.get("batch_size") or 100)
-        for start in range(0, len(results), batch_size):
-            batch = results[start : start + batch_size]
-            answer = retrier.call(partial(client.post_results, execution_id, batch))
-            outcome.delivered += answer.accepted
-            outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
-            refused.update(r.case_id for r in answer.rejected)
-            say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
-        _attach(contents, partial(_send_attachment, client, retrier, execution_id), refused, say)
+        execution_id = execution_id or _open(contents, client, retrier)
+        if contents.delivered:
+            say(f"{contents.path}: every result is in execution {execution_id} already")
+        else:
+            _post(contents, execution_id, client, retrier, outcome, refused, say)
+            send = partial(_send_attachment, client, retrier, execution_id)
+            _attach(contents, send, refused, say)
         if header.get("complete"):
             retrier.call(lambda: client.complete_execution(execution_id))
             say(f"  execution {execution_id} completed")
+    except ApiError as exc:
+        outcome.failed = _locked(execution_id) if exc.code == EXECUTION_LOCKED else describe(exc)
+        outcome.refused = True
     except HawzuError as exc:
         outcome.failed = describe(exc)
         outcome.refused = not may_pass(exc)
     for line in outcome.rejected:
         say(f"  rejected {line}")
     return outcome
+
+
+def _post(
+    contents: journal.Contents,
+    execution_id: str,
+    client: HawzuClient,
+    retrier: Retrier,
+    outcome: Outcome,
+    refused: set[str],
+    say: Say,
+) -> None:
+    results = _results(contents)
+    say(f"{contents.path}: {counted(len(results), 'result')} for execution {execution_id}")
+    batch_size = int(contents.header.get("batch_size") or 100)
+    batches = range(0, len(results), batch_size)
+    for number, start in enumerate(batches, start=1):
+        batch = results[start : start + batch_size]
+        answer = retrier.call(partial(client.post_results, execution_id, batch))
+        outcome.delivered += answer.accepted
+        outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
+        refused.update(r.case_id for r in answer.rejected)
+        if number % PROGRESS_EVERY == 0 or number == len(batches):
+            say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
+
+
+def _locked(execution_id: str | None) -> str:
+    return (
+        f"execution {execution_id} is COMPLETED and takes no more results: if its results "
+        "are already there, delete the journal; if not, reopen the execution in Hawzu"
+    )
 
 
 def _attach(
@@ -198,6 +232,20 @@ def _remove(path: Path, say: Say) -> None:
         path.unlink(missing_ok=True)
     except OSError as exc:
         say(f"  could not remove {path} ({exc.strerror or exc})")
+
+
+def _finished(path: Path, say: Say, what: str) -> None:
+    """Remove a journal that has nothing left to deliver, and say so truly."""
+    try:
+        # The file itself when named through a link: a link alone gone would
+        # leave the journal for the next upload to deliver again.
+        path.resolve().unlink(missing_ok=True)
+        if path.is_symlink():
+            path.unlink()
+    except OSError as exc:
+        say(f"{path}: {what}; the journal could not be removed ({exc.strerror or exc}): delete it")
+        return
+    say(f"{path}: {what}, journal removed")
 
 
 def _send_attachment(

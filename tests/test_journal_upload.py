@@ -33,6 +33,7 @@ from tests.conftest import (
     result_posts,
     statuses,
 )
+from tests.sandbox_helpers import Api
 
 SUITE = """
 import pytest
@@ -604,3 +605,133 @@ def test_a_journal_with_nothing_to_report_opens_no_execution(pytester, hawzu_env
     result.stdout.fnmatch_lines(["*: no result to report, journal removed"])
     assert hawzu_env.executions() == []
     assert journals(pytester) == []
+
+
+# -- journals left in odd states ----------------------------------------------------------
+
+
+def test_a_journal_kept_only_because_the_run_died_after_completing_is_finished(pytester, hawzu_env):
+    # Killed right after the completion went through: every result is in a
+    # completed execution, and the journal is still there.
+    pytester.makeconftest(
+        """
+        import os, signal
+        from pytest_hawzu import client
+
+        original = client.HawzuClient.complete_execution
+
+        def complete_and_die(self, execution_id):
+            done = original(self, execution_id)
+            os.kill(os.getpid(), signal.SIGKILL)
+            return done
+
+        client.HawzuClient.complete_execution = complete_and_die
+        """
+    )
+    pytester.makepyfile(SUITE)
+    pytester.runpytest_subprocess(*FAST, "-k", "not deselected")
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
+    assert len(journals(pytester)) == 1
+    posts = len([r for r in hawzu_env.requests() if r.method == "POST"])
+    result = upload(pytester, ".hawzu")
+    assert result.ret == 0, result.outlines
+    assert journals(pytester) == []
+    # Nothing was sent again into the completed execution.
+    assert len([r for r in hawzu_env.requests() if r.method == "POST"]) == posts
+
+
+def test_a_completed_execution_gets_advice_that_can_help(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    result = outage_run(pytester, hawzu_env)
+    path = kept_journal(result)
+    hawzu_env.clear_faults()
+    api = Api(hawzu_env)
+    execution = api.new_execution()
+    api.patch(f"/executions/{execution['id']}", json={"status": "COMPLETED"})
+    api.close()
+    journal.append(pytester.path / path, {"type": "execution", "id": execution["id"]})
+    result = upload_anyway(pytester, path)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [f"*execution {execution['id']} is COMPLETED*: if its results are already there, delete*"]
+    )
+
+
+def test_a_journal_that_cannot_be_removed_is_not_said_to_be(pytester, hawzu_env, monkeypatch):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    (kept,) = journals(pytester)
+    original = Path.unlink
+
+    def refuse(self, missing_ok=False):
+        if self.suffix == ".jsonl":
+            raise PermissionError(1, "Operation not permitted")
+        return original(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    said: list[str] = []
+    assert journal_upload_all([kept], url=None, token=TOKEN, rate=1000, timeout=10, say=said.append)
+    assert (
+        f"{kept}: delivered; the journal could not be removed (Operation not permitted): delete it"
+        in said
+    )
+    assert not any("journal removed" in line for line in said)
+
+
+def test_a_journal_named_through_a_link_is_removed_itself(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    (kept,) = journals(pytester)
+    links = pytester.mkdir("links")
+    (links / kept.name).symlink_to(kept)
+    assert upload(pytester, str(links)).ret == 0
+    assert journals(pytester) == []
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        '"started_at":"yesterday"',
+        '"started_at":NaN',
+        '"duration":Infinity',
+        '"duration":"1.5"',
+        '"case_ids":"TCM-1"',
+    ],
+)
+def test_a_damaged_test_record_stops_only_its_journal(pytester, hawzu_env, record):
+    spool = pytester.mkdir(".hawzu")
+    header = json.dumps({"type": "session", "version": 1, "url": hawzu_env.url, "release": "1.4.0"})
+    good = '{"type":"test","nodeid":"t.py::b","case_ids":["TCM-1"],"status":"passed"}'
+    cases = "" if record.startswith('"case_ids"') else '"case_ids":["TCM-2"],'
+    bad = '{"type":"test","nodeid":"t.py::a",' + cases + '"status":"passed",' + record + "}"
+    (spool / "run-a.jsonl").write_text(f"{header}\n{bad}\n")
+    (spool / "run-b.jsonl").write_text(f"{header}\n{good}\n")
+    result = upload_anyway(pytester, str(spool))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*run-a.jsonl: a damaged 'test' record (*"])
+    assert [p.name for p in journals(pytester)] == ["run-a.jsonl"]  # b was delivered
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+def upload_anyway(pytester: pytest.Pytester, *args: str) -> Any:
+    """`hawzu upload` expected to fail: still no traceback, still no token."""
+    result = pytester.run(HAWZU, "upload", *args, timeout=120)
+    assert_clean(result)
+    return result
+
+
+def test_a_journal_saved_with_a_byte_order_mark_is_read(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    (kept,) = journals(pytester)
+    kept.write_bytes(b"\xef\xbb\xbf" + kept.read_bytes())
+    assert upload(pytester, ".hawzu").ret == 0
+    assert set(statuses(only_execution(hawzu_env))) == set(EXPECTED)
+
+
+def test_a_link_loop_is_one_line(pytester, hawzu_env):
+    loop = pytester.mkdir("loop")
+    (loop / "a.jsonl").symlink_to(loop / "b.jsonl")
+    (loop / "b.jsonl").symlink_to(loop / "a.jsonl")
+    result = upload_anyway(pytester, str(loop))
+    assert result.ret == 1

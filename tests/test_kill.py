@@ -194,7 +194,8 @@ def test_upload_leaves_the_journal_of_a_running_session_alone(pytester, hawzu_en
         assert result.ret == 1, result.outlines
         assert result.outlines == [
             f"{journal.relative_to(pytester.path)}: in use by a running pytest session, "
-            "which delivers it itself; if that session is stuck, stop it and upload again"
+            "which delivers it itself, or by another hawzu upload; if that is stuck, stop it "
+            "and upload again"
         ]
         assert hawzu_env.requests() == []
         assert journal.read_bytes() == before
