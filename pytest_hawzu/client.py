@@ -224,11 +224,12 @@ class HawzuClient:
 
     def me(self) -> Identity:
         body = self._call("GET", "/me")
-        projects = body.get("projects") or []
-        workspace = body.get("workspace") or {}
+        projects = body.get("projects")
+        projects = projects if isinstance(projects, list) else []
+        workspace = body.get("workspace")
         return Identity(
             token_name=str(body.get("name", "")),
-            workspace=str(workspace.get("name", "")),
+            workspace=str(workspace.get("name", "") if isinstance(workspace, dict) else ""),
             project_ids=tuple(str(p["id"]) for p in projects if isinstance(p, dict) and "id" in p),
         )
 
@@ -280,26 +281,12 @@ class HawzuClient:
         # behind anything that says 200: a proxy, a sign-in page, a wrong URL.
         if "accepted" not in body and "rejected" not in body:
             raise _not_the_api(200, "POST", path, f"JSON without 'accepted': {_short(body)}")
-        rejected = []
-        for item in body.get("rejected") or []:
-            index = item.get("index")
-            error = item.get("error") or {}
-            case_id = str(item.get("test_case_id", ""))
-            nodeids: tuple[str, ...] = ()
-            if isinstance(index, int) and 0 <= index < len(results):
-                case_id = case_id or results[index].case_id
-                nodeids = results[index].nodeids
-            rejected.append(
-                Rejection(
-                    case_id=case_id,
-                    code=str(error.get("code", "REJECTED")),
-                    message=str(error.get("message", "")),
-                    nodeids=nodeids,
-                )
-            )
-        accepted = body.get("accepted")
-        count = accepted if isinstance(accepted, int) else len(results) - len(rejected)
-        return BatchOutcome(accepted=count, rejected=tuple(rejected))
+        items = body.get("rejected") or []
+        accepted = body.get("accepted", len(results) - len(items))
+        if not isinstance(items, list) or not isinstance(accepted, int):
+            raise _not_the_api(200, "POST", path, f"JSON of another shape: {_short(body)}")
+        rejected = tuple(_rejection(item, results) for item in items)
+        return BatchOutcome(accepted=accepted, rejected=rejected)
 
     def upload_attachment(self, execution_id: str, case_id: str, filename: str, data: bytes) -> str:
         path = f"/executions/{_quote(execution_id)}/results/{_quote(case_id)}/attachments"
@@ -412,6 +399,27 @@ def _api_error(
         redact(str(error.get("message") or "no error message in the response")),
         details if isinstance(details, dict) else {},
         headers,
+    )
+
+
+def _rejection(item: Any, results: Sequence[CaseResult]) -> Rejection:
+    """One rejected item, as far as it can be read: a string is taken for the message."""
+    if not isinstance(item, dict):
+        raise _not_the_api(200, "POST", "/results", f"a rejected item {item!r}")
+    index = item.get("index")
+    error = item.get("error")
+    if not isinstance(error, dict):
+        error = {"message": error} if error else {}
+    case_id = str(item.get("test_case_id") or "")
+    nodeids: tuple[str, ...] = ()
+    if isinstance(index, int) and 0 <= index < len(results):
+        case_id = case_id or results[index].case_id
+        nodeids = results[index].nodeids
+    return Rejection(
+        case_id=case_id,
+        code=str(error.get("code") or "REJECTED"),
+        message=str(error.get("message") or ""),
+        nodeids=nodeids,
     )
 
 

@@ -115,6 +115,11 @@ def _retry_after(error: HawzuError) -> str | None:
     return header(error.headers, RETRY_AFTER) if isinstance(error, ApiError) else None
 
 
+NO_ATTEMPTS_LEFT = "no attempts left"
+DEADLINE_REACHED = "deadline reached"
+ABORTED = "aborted"
+
+
 class GaveUp(HawzuError):
     """Retrying stopped: attempts or deadline ran out, or the wait was aborted."""
 
@@ -168,7 +173,7 @@ class Retrier:
                 self.last_error = None
                 return result
             self._back_off(last, attempt, deadline)
-        raise GaveUp(last, attempts=self.policy.max_attempts, reason="no attempts left") from last
+        raise GaveUp(last, attempts=self.policy.max_attempts, reason=NO_ATTEMPTS_LEFT) from last
 
     def _back_off(self, error: HawzuError, attempt: int, deadline: float | None) -> None:
         if attempt + 1 >= self.policy.max_attempts:
@@ -191,9 +196,9 @@ class Retrier:
         self, seconds: float, deadline: float | None, attempts: int, last: HawzuError | None
     ) -> None:
         if deadline is not None and self._clock() + seconds > deadline:
-            raise GaveUp(last, attempts=attempts, reason="deadline reached") from last
+            raise GaveUp(last, attempts=attempts, reason=DEADLINE_REACHED) from last
         if seconds > 0 and self._sleep(seconds):
-            raise GaveUp(last, attempts=attempts, reason="aborted") from last
+            raise GaveUp(last, attempts=attempts, reason=ABORTED) from last
 
 
 # A wait this long looks like a hang to someone watching a command.

@@ -19,7 +19,7 @@ from pytest_hawzu.client import (
     Identity,
     Release,
 )
-from pytest_hawzu.retry import GaveUp
+from pytest_hawzu.retry import DEADLINE_REACHED, GaveUp
 from pytest_hawzu.settings import TOKEN_ENV
 
 T = TypeVar("T")
@@ -208,6 +208,14 @@ def describe(exc: HawzuError) -> str:
     """One line about an error, with what to do about it."""
     if isinstance(exc, StartupError):
         return str(exc)  # already names the step and the remedy
+    if isinstance(exc, GaveUp) and exc.reason == DEADLINE_REACHED:
+        # Time ran out, not the network: the line says which time.
+        if exc.last is None:
+            return (
+                "the end-of-session flush timed out before it was sent (--hawzu-flush-timeout; "
+                "--hawzu-rate paces the sending)"
+            )
+        return f"the end-of-session flush timed out while retrying: {describe(exc.last)}"
     last = exc.last if isinstance(exc, GaveUp) and exc.last is not None else exc
     if isinstance(last, ApiError):
         advice = ADVICE.get(last.status, "")

@@ -26,7 +26,7 @@ from pytest_hawzu.client import (
     HawzuError,
 )
 from pytest_hawzu.model import CaseResult, Rejection, Status, counted
-from pytest_hawzu.retry import GaveUp, Retrier
+from pytest_hawzu.retry import DEADLINE_REACHED, NO_ATTEMPTS_LEFT, GaveUp, Retrier
 from pytest_hawzu.startup import describe
 
 SEND_INTERVAL = 1.0  # seconds a partial batch may wait, so progress shows while tests run
@@ -116,6 +116,7 @@ class Uploader:
         # must not turn "not delivered" into "delivered" after the summary was made.
         self._in_flight: tuple[str, ...] = ()
         self._closed = False
+        self._retrying = False  # said that sending failed, until a batch gets through
         self._opened = threading.Event()
         # Start-up waits until there is something to report, so that a run with
         # nothing selected leaves no empty execution behind.
@@ -325,9 +326,12 @@ class Uploader:
                 return  # finish() has already counted this batch as not delivered
             if isinstance(error, ApiError):
                 self._failed(batch, error, stop=_stops_everything(error))
+            elif isinstance(error, GaveUp) and self._worth_again(error):
+                self._again(batch, error)
             elif error is not None:
                 self._failed(batch, error, stop=self._abort.is_set())
             else:
+                self._retrying = False
                 self._delivered(batch, outcome)
 
     def _delivered(self, batch: list[CaseResult], outcome: BatchOutcome) -> None:
@@ -352,11 +356,28 @@ class Uploader:
                 f"{rejection.message}".rstrip()
             )
 
+    def _worth_again(self, error: GaveUp) -> bool:
+        """Retries ran out, but not the session's time: an outage may be over by then."""
+        return error.reason == NO_ATTEMPTS_LEFT and not self._abort.is_set()
+
+    def _again(self, batch: list[CaseResult], error: GaveUp) -> None:
+        """Put the batch back in the queue, behind what is waiting (under the lock)."""
+        if not self._retrying:  # once per outage, not once per batch
+            self._retrying = True
+            self._notice(f"Hawzu: sending failed ({describe(error)}); the results stay queued")
+        for result in batch:
+            # A newer change to the case, if any, is already waiting.
+            self._pending.setdefault(result.case_id, result)
+        if self._oldest is None:
+            self._oldest = self.clock()
+
     def _failed(self, batch: list[CaseResult], exc: HawzuError, *, stop: bool) -> None:
         reason = describe(exc)
         for result in batch:
             self.delivery.undelivered[result.case_id] = reason
-        self._notice(f"Hawzu: {counted(len(batch), 'result')} not delivered: {reason}")
+        if not (isinstance(exc, GaveUp) and exc.reason == DEADLINE_REACHED):
+            # When the flush runs out of time, the summary says it once for all.
+            self._notice(f"Hawzu: {counted(len(batch), 'result')} not delivered: {reason}")
         if stop:
             self.delivery.stopped = reason
             self._abort.set()

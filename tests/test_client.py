@@ -117,3 +117,34 @@ def test_upload_to_a_sign_in_page_keeps_the_journal(pytester, hawzu_env, sign_in
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*not delivered: *NOT_THE_API*; the journal is kept*"])
     assert journal.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"accepted": 4, "rejected": ["TCM-1"]},
+        {"accepted": 4, "rejected": {"TCM-1": "no"}},
+        {"accepted": "4"},
+    ],
+)
+def test_a_batch_answer_of_the_wrong_shape_is_not_the_api(httpserver, body):
+    httpserver.expect_request(re.compile(".*")).respond_with_json(body)
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    with pytest.raises(ApiError, match="NOT_THE_API"):
+        client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)])
+    client.close()
+
+
+def test_odd_but_usable_answers_are_read_as_far_as_they_go(httpserver):
+    httpserver.expect_request("/api/v1/me").respond_with_json(
+        {"workspace": "w", "projects": [{"id": "proj_101"}, "junk"]}
+    )
+    httpserver.expect_request("/api/v1/executions/exe_1/results").respond_with_json(
+        {"accepted": 0, "rejected": [{"index": 0, "error": "no such case"}]}
+    )
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    assert client.me().project_ids == ("proj_101",)
+    outcome = client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)])
+    client.close()
+    (rejection,) = outcome.rejected
+    assert (rejection.case_id, rejection.message) == ("TCM-1", "no such case")

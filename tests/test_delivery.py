@@ -816,3 +816,31 @@ def test_lines_said_during_the_run_start_on_a_line_of_their_own(pytester, hawzu_
     pytester.makepyfile(KNOWN_AND_UNKNOWN)
     result = pytester.runpytest(*FAST, *quiet)  # no live logs: they would end the line
     result.stdout.fnmatch_lines(["Hawzu rejected TCM-999 *"])
+
+
+# -- outages that end, and flushes that run out of time ------------------------------------
+
+
+def test_a_batch_that_ran_out_of_retries_is_sent_again_once_hawzu_is_back(pytester, hawzu_env):
+    # Six 503s in a row use up one batch's attempts; Hawzu answers again at once.
+    hawzu_env.fail_next(503, 6, path="/results", retry_after=0)
+    pytester.makepyfile(cases_suite(5))
+    result = run(pytester)
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {f"TCM-{n}": "PASSED" for n in range(1, 6)}
+    assert execution["status"] == "COMPLETED"
+    assert journals(pytester) == []
+    assert "not delivered" not in result.stdout.str()
+
+
+def test_a_flush_that_runs_out_of_time_says_so_once(pytester, hawzu_env):
+    pytester.makepyfile(cases_suite(300))
+    result = run(
+        pytester, "-o", "hawzu_batch_size=10", "--hawzu-rate=2", "--hawzu-flush-timeout=1"
+    )
+    text = result.stdout.str()
+    not_delivered = [line for line in text.splitlines() if "not delivered" in line]
+    assert len(not_delivered) == 1, not_delivered
+    assert "--hawzu-flush-timeout" in not_delivered[0]
+    assert "check --hawzu-url" not in text
+    assert "0 attempt(s)" not in text
