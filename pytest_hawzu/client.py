@@ -268,9 +268,10 @@ class HawzuClient:
         path = f"/executions/{_quote(execution_id)}"
         return _execution(_needs(self._call("GET", path), "id", "GET", path))
 
-    def complete_execution(self, execution_id: str) -> Execution:
+    def complete_execution(self, execution_id: str, *, timeout: float | None = None) -> Execution:
+        """`timeout` shortens this one call (a session's flush ending sooner)."""
         path = f"/executions/{_quote(execution_id)}"
-        body = self._call("PATCH", path, json={"status": "COMPLETED"})
+        body = self._call("PATCH", path, json={"status": "COMPLETED"}, timeout=timeout)
         return _execution(_needs(body, "id", "PATCH", path))
 
     def post_results(self, execution_id: str, results: Sequence[CaseResult]) -> BatchOutcome:
@@ -310,6 +311,7 @@ class HawzuClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         files: Any = None,
+        timeout: float | None = None,
     ) -> tuple[int, dict[str, Any]]:
         all_headers = {"Authorization": f"Bearer {self._token}", **(headers or {})}
         try:
@@ -321,7 +323,7 @@ class HawzuClient:
                     params=params,
                     headers=all_headers,
                     files=files,
-                    timeout=self.timeout,
+                    timeout=self.timeout if timeout is None else min(timeout, self.timeout),
                 )
         except self._request_error as exc:
             # requests' messages carry the URL but never our headers; stay safe anyway.

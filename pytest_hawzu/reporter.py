@@ -34,7 +34,7 @@ from pytest_hawzu.journal import Journal
 from pytest_hawzu.model import TestOutcome
 from pytest_hawzu.outcome import RERUN, TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
-from pytest_hawzu.settings import TOKEN_ENV, Settings
+from pytest_hawzu.settings import MIN_TIMEOUT, TOKEN_ENV, Settings
 from pytest_hawzu.startup import (
     UNUSABLE_TOKEN,
     Plan,
@@ -486,10 +486,13 @@ class Reporter:
         if self.broken:  # a result may be missing: the journal has it
             return False
         self.abort.clear()
+        def attempt() -> Execution:
+            # No longer than what is left of the flush timeout, however slow Hawzu is.
+            left = max(deadline - time.monotonic(), MIN_TIMEOUT)
+            return self.client.complete_execution(execution.id, timeout=left)
+
         try:
-            self.retrier.call(
-                lambda: self.client.complete_execution(execution.id), deadline=deadline
-            )
+            self.retrier.call(attempt, deadline=deadline)
         except HawzuError as exc:
             self.completion_failed = True
             self._problem(f"Hawzu: completing execution {execution.id} failed: {describe(exc)}")

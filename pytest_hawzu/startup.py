@@ -123,13 +123,21 @@ def create(client: HawzuClient, call: Call, plan: Plan, release: Release) -> Exe
         )
 
     try:
-        return call(attempt)
+        execution = call(attempt)
     except ApiError as exc:
         if exc.code == RELEASE_LOCKED:
             raise StartupError(_locked(release)) from None
         raise _wrap("creating the execution", exc) from None
     except GaveUp as exc:
         raise _wrap("creating the execution", exc) from None
+    if execution.release_id and execution.release_id != release.id:
+        # An idempotency key replayed: the first request with it was for another release.
+        raise StartupError(
+            f"the key {plan.idempotency_key!r} already made execution {execution.id} in "
+            f"release {execution.release_id}, not in {plan.release!r} ({release.id}): use "
+            "one key per release, for example with the release in it"
+        )
+    return execution
 
 
 def _join(client: HawzuClient, call: Call, execution_id: str) -> Execution:

@@ -630,6 +630,30 @@ def test_two():
     assert only_execution(hawzu_env)["status"] != "COMPLETED"
 
 
+def test_completing_the_execution_stays_within_the_flush_timeout(pytester, hawzu_env):
+    # Every result is in when Hawzu turns slow: the completion must not take
+    # its own --hawzu-timeout (30 s) past the end of the flush (3 s).
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_slows_hawzu_down_after_the_first_result():
+    wait_for("the first result", lambda: result_posts() != [])
+    sandbox("faults", {"latency": 2})
+"""
+    )
+    result = run(pytester, "--hawzu-flush-timeout=3", "--hawzu-timeout=30", subprocess=True)
+    result.stdout.fnmatch_lines(["Hawzu: completing execution * failed: *"])
+    assert only_execution(hawzu_env)["status"] != "COMPLETED"
+    assert len(journals(pytester)) == 1  # hawzu upload completes it later
+
+
 # -- transport: loopback-only http, and a User-Agent that says who calls -------------------
 
 
@@ -835,9 +859,7 @@ def test_a_batch_that_ran_out_of_retries_is_sent_again_once_hawzu_is_back(pytest
 
 def test_a_flush_that_runs_out_of_time_says_so_once(pytester, hawzu_env):
     pytester.makepyfile(cases_suite(300))
-    result = run(
-        pytester, "-o", "hawzu_batch_size=10", "--hawzu-rate=2", "--hawzu-flush-timeout=1"
-    )
+    result = run(pytester, "-o", "hawzu_batch_size=10", "--hawzu-rate=2", "--hawzu-flush-timeout=1")
     text = result.stdout.str()
     not_delivered = [line for line in text.splitlines() if "not delivered" in line]
     assert len(not_delivered) == 1, not_delivered

@@ -620,8 +620,8 @@ def test_a_journal_kept_only_because_the_run_died_after_completing_is_finished(p
 
         original = client.HawzuClient.complete_execution
 
-        def complete_and_die(self, execution_id):
-            done = original(self, execution_id)
+        def complete_and_die(self, execution_id, **kwargs):
+            done = original(self, execution_id, **kwargs)
             os.kill(os.getpid(), signal.SIGKILL)
             return done
 

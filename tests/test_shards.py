@@ -253,3 +253,25 @@ def test_an_execution_from_another_release_is_not_joined(pytester, hawzu_env, mo
         ]
     )
     assert statuses(only_execution(hawzu_env)) == {}
+
+
+def test_a_key_already_used_in_another_release_is_not_followed_there(pytester, hawzu_env):
+    # A pipeline ID as the key, reused by a job for the next release: the
+    # execution it gives back belongs to the first release.
+    hawzu_env.add_release("rel_9", "2.0.0", "proj_101", "IN_PROGRESS")
+    pytester.makepyfile(test_stops=STOPS)
+    first = pytester.runpytest(
+        *LEAN, "-p", "no:xdist", "--hawzu-release=1.4.0", "--hawzu-execution-key=pipeline-7"
+    )
+    assert first.ret == 1
+    result = pytester.runpytest(
+        *LEAN, "-p", "no:xdist", "--hawzu-release=2.0.0", "--hawzu-execution-key=pipeline-7"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: the key 'pipeline-7' already made execution * in release rel_7, not in "
+            "'2.0.0' (rel_9): *"
+        ]
+    )
+    (execution,) = hawzu_env.executions()
+    assert execution["release_id"] == "rel_7"
