@@ -486,6 +486,7 @@ class Reporter:
         if self.broken:  # a result may be missing: the journal has it
             return False
         self.abort.clear()
+
         def attempt() -> Execution:
             # No longer than what is left of the flush timeout, however slow Hawzu is.
             left = max(deadline - time.monotonic(), MIN_TIMEOUT)

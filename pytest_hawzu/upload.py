@@ -8,7 +8,7 @@ the journal's idempotency key, so it is the one the run would have made.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -200,14 +200,27 @@ def _attach(
 ) -> None:
     """Send the attachments the run could not; each is noted in the journal once done."""
     for attachment in contents.attachments:
+        located = _located(contents, attachment)
         for case_id in attachment.case_ids:
             if (attachment.path, case_id) in contents.attachments_done:
                 continue
             if case_id not in refused:  # no result, so Hawzu would refuse it too
-                send(case_id, attachment, say)
+                send(case_id, located, say)
             _note(contents.path, journal.attachment_done(attachment, case_id), say)
-        if _own_copy(contents, attachment):
-            _remove(Path(attachment.path), say)
+        if _own_copy(contents, located):
+            _remove(Path(located.path), say)
+
+
+def _located(
+    contents: journal.Contents, attachment: attachments.Attachment
+) -> attachments.Attachment:
+    """The plugin's copy where it is now: a kept spool directory may have moved
+    (a CI artifact uploaded by a later job), and the journal names absolute paths."""
+    recorded = Path(attachment.path)
+    if recorded.exists() or recorded.parent.name != attachments.SUBDIR:
+        return attachment
+    here = contents.path.parent / attachments.SUBDIR / recorded.name
+    return replace(attachment, path=str(here)) if here.exists() else attachment
 
 
 def _own_copy(contents: journal.Contents, attachment: attachments.Attachment) -> bool:

@@ -171,8 +171,9 @@ class Uploader:
         )
 
     def pending(self) -> int:
+        """Results not yet delivered: queued, or in the batch on the wire."""
         with self._cond:
-            return len(self._pending)
+            return len(self._pending) + len(self._in_flight)
 
     def finish(self, timeout: float, tick: Callable[[], None] | None = None) -> Delivery:
         """Send what is left, waiting at most `timeout` seconds; then stop."""

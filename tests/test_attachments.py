@@ -230,6 +230,25 @@ def test_unsent_attachments_are_kept_and_delivered_by_hawzu_upload(pytester, haw
     assert journals(pytester) == []
 
 
+def test_a_moved_spool_directory_still_delivers_its_attachments(pytester, hawzu_env):
+    # A CI job keeps .hawzu/ as an artifact; a later job uploads it from
+    # another directory, where the recorded absolute paths do not exist.
+    hawzu_env.fail_next(500, 1000, path="/attachments")
+    pytester.makepyfile(test_attach=ATTACH)
+    pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
+    hawzu_env.clear_faults()
+    moved = pytester.path / "artifact"
+    (pytester.path / ".hawzu").rename(moved)
+    said: list[str] = []
+    ok = upload.upload_all(
+        [moved], url=hawzu_env.url, token=hawzu_env.token, rate=1000, timeout=10, say=said.append
+    )
+    assert ok, said
+    assert len(attached(hawzu_env, "TCM-1")) == 4
+    assert not any("gone" in line for line in said), said
+    assert list((moved / "attachments").iterdir()) == []
+
+
 def test_hawzu_upload_does_not_send_an_attachment_twice(pytester, hawzu_env):
     # Only the second case's uploads fail: the first case's went out during the run.
     hawzu_env.fail_next(500, 1000, path="/TCM-2/attachments")
