@@ -72,6 +72,8 @@ class SessionSummary:
         if execution is None:
             return
         state = "completed" if self.completed else "left open"
+        if delivery.locked and not self.completed:
+            state = "completed elsewhere"
         yield f"execution {execution.id} ({state}): {execution.title}"
         if execution.web_url:
             yield f"  {execution.web_url}"

@@ -39,6 +39,8 @@ class Delivery:
     execution: Execution | None = None
     # Nothing to report (no selected test has a case): no execution was opened.
     idle: bool = False
+    # Someone completed the execution while this session reported into it.
+    locked: bool = False
     startup_error: str | None = None
     stopped: str | None = None
     delivered: dict[str, Status] = field(default_factory=dict)
@@ -373,6 +375,8 @@ class Uploader:
             self._oldest = self.clock()
 
     def _failed(self, batch: list[CaseResult], exc: HawzuError, *, stop: bool) -> None:
+        if isinstance(exc, ApiError) and exc.code == EXECUTION_LOCKED:
+            self.delivery.locked = True
         reason = describe(exc)
         for result in batch:
             self.delivery.undelivered[result.case_id] = reason

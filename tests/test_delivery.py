@@ -472,6 +472,14 @@ def test_401_mid_session_stops_every_later_call(pytester, hawzu_env):
     assert len(journals(pytester)) == 1
 
 
+def test_an_execution_completed_elsewhere_is_not_called_left_open(pytester, hawzu_env):
+    hawzu_env.fail_next(409, 1000, path="/results", code="EXECUTION_LOCKED")
+    pytester.makepyfile(cases_suite(3))
+    result = run(pytester)
+    result.stdout.fnmatch_lines(["execution * (completed elsewhere): *"])
+    assert "left open" not in result.stdout.str()
+
+
 # TCM-999 is not a case the sandbox knows: Hawzu rejects its result.
 KNOWN_AND_UNKNOWN = """
 import pytest
