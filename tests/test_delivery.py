@@ -84,8 +84,10 @@ THREE_STATUSES = {"TCM-1": "PASSED", "TCM-2": "FAILED", "TCM-3": "PASSED"}
 
 def run(pytester: pytest.Pytester, *args: str, subprocess: bool = False) -> Any:
     """A reporting session with debug logging on, checked for crashes and for the token."""
-    runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
-    result = runner(*FAST, *DEBUG_LOGS, *args)
+    if subprocess:  # with a timeout: a run that hangs fails instead of holding the suite
+        result = pytester.runpytest_subprocess(*FAST, *DEBUG_LOGS, *args, timeout=120)
+    else:
+        result = pytester.runpytest(*FAST, *DEBUG_LOGS, *args)
     assert_clean(result)
     assert_no_token(result, pytester.path / ".hawzu")
     return result
@@ -660,6 +662,28 @@ def test_slows_hawzu_down_after_the_first_result():
     result.stdout.fnmatch_lines(["Hawzu: completing execution * failed: *"])
     assert only_execution(hawzu_env)["status"] != "COMPLETED"
     assert len(journals(pytester)) == 1  # hawzu upload completes it later
+
+
+def test_a_completion_that_never_returns_does_not_hold_the_session(pytester, hawzu_env):
+    # Stands in for a server that trickles its answer a byte at a time: each
+    # read stays under --hawzu-timeout, the request as a whole never ends.
+    pytester.makeconftest(
+        """
+        import time
+        from pytest_hawzu import client
+
+        def never_returns(self, execution_id, **kwargs):
+            time.sleep(3600)
+
+        client.HawzuClient.complete_execution = never_returns
+        """
+    )
+    pytester.makepyfile(cases_suite(2))
+    result = run(pytester, "--hawzu-flush-timeout=2", subprocess=True)
+    result.stdout.fnmatch_lines(
+        ["Hawzu: completing execution * did not finish within --hawzu-flush-timeout*"]
+    )
+    result.stdout.fnmatch_lines(["journal kept: *"])
 
 
 # -- transport: loopback-only http, and a User-Agent that says who calls -------------------
