@@ -725,6 +725,28 @@ def test_user_agent_names_the_plugin_python_and_pytest(pytester, hawzu_env):
     assert agents == {expected}
 
 
+def simulated_bug(target: str, params: str, when: str = "True") -> str:
+    """A conftest that makes `target` (module.attribute) raise while the inner session runs:
+    any bug in the plugin's own code, at that place."""
+    module = target.split(".", maxsplit=1)[0]
+    return f"""
+from pytest_hawzu import {module}
+
+original = {target}
+
+def broken({params}):
+    if {when}:
+        raise RuntimeError("simulated bug")
+    return original({params})
+
+def pytest_configure(config):
+    {target} = broken
+
+def pytest_unconfigure(config):
+    {target} = original
+"""
+
+
 # -- a bug on the sender thread ----------------------------------------------------------------
 
 
@@ -733,22 +755,7 @@ def test_a_crash_on_the_sender_thread_loses_nothing_and_breaks_nothing(pytester,
     # combining TCM-2's result raises. No traceback, the exit code is the
     # tests' own, and nothing is counted as delivered that was not.
     pytester.makeconftest(
-        """
-        from pytest_hawzu import aggregate
-
-        original = aggregate.combine
-
-        def broken(case_id, tests, notes_limit):
-            if case_id == "TCM-2":
-                raise RuntimeError("simulated bug")
-            return original(case_id, tests, notes_limit)
-
-        def pytest_configure(config):
-            aggregate.combine = broken
-
-        def pytest_unconfigure(config):
-            aggregate.combine = original
-        """
+        simulated_bug("aggregate.combine", "case_id, tests, notes_limit", when='case_id == "TCM-2"')
     )
     pytester.makepyfile(THREE)
     result = run(pytester)
@@ -763,20 +770,7 @@ def test_a_crash_on_the_sender_thread_loses_nothing_and_breaks_nothing(pytester,
 
 def test_a_crash_while_sending_keeps_every_result_for_upload(pytester, hawzu_env):
     pytester.makeconftest(
-        """
-        from pytest_hawzu import client
-
-        original = client.HawzuClient.post_results
-
-        def broken(self, execution_id, results):
-            raise RuntimeError("simulated bug")
-
-        def pytest_configure(config):
-            client.HawzuClient.post_results = broken
-
-        def pytest_unconfigure(config):
-            client.HawzuClient.post_results = original
-        """
+        simulated_bug("client.HawzuClient.post_results", "self, execution_id, results")
     )
     pytester.makepyfile(THREE)
     result = run(pytester)
@@ -794,22 +788,9 @@ def test_a_bug_while_recording_a_test_is_one_line_and_the_run_goes_on(pytester, 
     # runs, the exit code is the tests', and the journal (written first) is
     # kept with the execution open, so `hawzu upload` can finish the job.
     pytester.makeconftest(
-        """
-        from pytest_hawzu import aggregate
-
-        original = aggregate.Aggregator.add
-
-        def broken(self, outcome):
-            if outcome.case_ids == ("TCM-2",):
-                raise RuntimeError("simulated bug")
-            return original(self, outcome)
-
-        def pytest_configure(config):
-            aggregate.Aggregator.add = broken
-
-        def pytest_unconfigure(config):
-            aggregate.Aggregator.add = original
-        """
+        simulated_bug(
+            "aggregate.Aggregator.add", "self, outcome", when='outcome.case_ids == ("TCM-2",)'
+        )
     )
     pytester.makepyfile(THREE)
     result = run(pytester)
@@ -828,22 +809,7 @@ def test_a_bug_while_recording_a_test_is_one_line_and_the_run_goes_on(pytester, 
 
 
 def test_a_bug_at_the_end_of_the_session_is_one_line_and_keeps_the_journal(pytester, hawzu_env):
-    pytester.makeconftest(
-        """
-        from pytest_hawzu import reporter
-
-        original = reporter.Reporter._never_finished
-
-        def broken(self):
-            raise RuntimeError("simulated bug")
-
-        def pytest_configure(config):
-            reporter.Reporter._never_finished = broken
-
-        def pytest_unconfigure(config):
-            reporter.Reporter._never_finished = original
-        """
-    )
+    pytester.makeconftest(simulated_bug("reporter.Reporter._never_finished", "self"))
     pytester.makepyfile(THREE)
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
