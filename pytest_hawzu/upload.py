@@ -118,7 +118,11 @@ def _upload_held(
     client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)
     retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))
     try:
-        outcome = _deliver(contents, client, retrier, say)
+        # Sent to another server than the run's, the recorded execution ID may
+        # name somebody else's execution there: joined as a run would, it must
+        # be in the journal's release.
+        moved = url is not None and url != str(contents.header.get("url") or "").rstrip("/")
+        outcome = _deliver(contents, client, retrier, say, moved=moved)
     finally:
         client.close()
     if outcome.failed is None:
@@ -134,13 +138,15 @@ def _upload_held(
 
 
 def _deliver(
-    contents: journal.Contents, client: HawzuClient, retrier: Retrier, say: Say
+    contents: journal.Contents, client: HawzuClient, retrier: Retrier, say: Say, *, moved: bool
 ) -> Outcome:
     header = contents.header
     outcome = Outcome()
     refused: set[str] = set()
     execution_id = contents.execution_id
     try:
+        if execution_id and moved and not contents.delivered:
+            _open(contents, client, retrier, execution=execution_id)
         execution_id = execution_id or _open(contents, client, retrier)
         if contents.delivered:
             say(f"{contents.path}: every result is in execution {execution_id} already")
@@ -285,7 +291,13 @@ def _send_attachment(
         say(f"  {what} sent")
 
 
-def _open(contents: journal.Contents, client: HawzuClient, retrier: Retrier) -> str:
+def _open(
+    contents: journal.Contents,
+    client: HawzuClient,
+    retrier: Retrier,
+    execution: str | None = None,
+) -> str:
+    """The journal's execution: created as the run would have, or `execution` joined."""
     header = contents.header
     plan = Plan(
         release=header.get("release"),
@@ -293,7 +305,7 @@ def _open(contents: journal.Contents, client: HawzuClient, retrier: Retrier) -> 
         title=str(header.get("title") or "pytest"),
         description=str(header.get("description") or ""),
         idempotency_key=header.get("idempotency_key"),
-        execution=header.get("execution"),
+        execution=execution or header.get("execution"),
     )
     return open_execution(client, retrier.call, plan).id
 

@@ -735,3 +735,26 @@ def test_a_link_loop_is_one_line(pytester, hawzu_env):
     (loop / "b.jsonl").symlink_to(loop / "a.jsonl")
     result = upload_anyway(pytester, str(loop))
     assert result.ret == 1
+
+
+def test_an_upload_sent_elsewhere_does_not_post_into_a_stranger_execution(pytester, hawzu_env):
+    # The journal's execution ID means something else on the server --url
+    # names: there it belongs to another release, and must not be touched.
+    other = Sandbox(token=hawzu_env.token).start()
+    try:
+        other.add_release("rel_9", "2.0.0")
+        api = Api(other)
+        stranger = api.new_execution(release_id="rel_9", title="someone else's nightly")
+        api.close()
+        spool = pytester.mkdir(".hawzu")
+        made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "1.4.0"})
+        made.execution(stranger["id"], "")
+        made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
+        made.close(delivered=False)
+        result = upload_anyway(pytester, str(spool), "--url", other.url)
+        assert result.ret == 1
+        result.stdout.fnmatch_lines([f"*execution {stranger['id']} belongs to release rel_9*"])
+        assert other.executions()[0]["results"] == {}
+        assert other.executions()[0]["status"] == "IN_PROGRESS"
+    finally:
+        other.stop()
