@@ -155,23 +155,40 @@ HEADER_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def read(path: Path) -> Contents:
+    """The journal's contents, read a line at a time: a run of 100,000 tests
+    must not sit in memory as text and as parsed records besides."""
+    contents: Contents | None = None
     # utf-8-sig: an editor on Windows may have saved it with a byte order mark.
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    records = [r for r in (_parse(line) for line in lines) if r is not None]
-    if not records or records[0].get("type") != "session":
+    with path.open(encoding="utf-8-sig") as stream:
+        for line in stream:
+            record = _parse(line)
+            if record is None:
+                continue
+            if contents is None:
+                contents = _first(path, record)
+            else:
+                _take(contents, record)
+    if contents is None:
         raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
-    contents = Contents(path=path, header=_header(path, records[0]))
-    for record in records[1:]:
-        kind = record.get("type")
-        try:
-            _apply(contents, record)
-        except (KeyError, TypeError, ValueError) as exc:
-            # Torn lines are skipped above; a whole line that is damaged is not
-            # ours to guess at: say which, rather than crash or drop a result.
-            raise JournalError(
-                f"{path}: a damaged {kind!r} record ({type(exc).__name__}: {exc})"
-            ) from None
     return contents
+
+
+def _first(path: Path, record: dict[str, Any]) -> Contents:
+    if record.get("type") != "session":
+        raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
+    return Contents(path=path, header=_header(path, record))
+
+
+def _take(contents: Contents, record: dict[str, Any]) -> None:
+    kind = record.get("type")
+    try:
+        _apply(contents, record)
+    except (KeyError, TypeError, ValueError) as exc:
+        # Torn lines are skipped above; a whole line that is damaged is not
+        # ours to guess at: say which, rather than crash or drop a result.
+        raise JournalError(
+            f"{contents.path}: a damaged {kind!r} record ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _header(path: Path, header: dict[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def _upload_held(
     except ValueError as exc:
         say(f"{path}: the journal's URL {shown_url(target)!r} is refused: {exc}; pass --url")
         return False
-    if contents.execution_id is None and not _results(contents):
+    results = _results(contents)
+    if contents.execution_id is None and not results:
         # A run stopped before it had anything to report: as the session
         # itself would, open no empty execution for it.
         _finished(path, say, "no result to report")
@@ -122,7 +123,7 @@ def _upload_held(
         # name somebody else's execution there: joined as a run would, it must
         # be in the journal's release.
         moved = url is not None and url != str(contents.header.get("url") or "").rstrip("/")
-        outcome = _deliver(contents, client, retrier, say, moved=moved)
+        outcome = _deliver(contents, results, client, retrier, say, moved=moved)
     finally:
         client.close()
     if outcome.failed is None:
@@ -138,7 +139,13 @@ def _upload_held(
 
 
 def _deliver(
-    contents: journal.Contents, client: HawzuClient, retrier: Retrier, say: Say, *, moved: bool
+    contents: journal.Contents,
+    results: list[CaseResult],
+    client: HawzuClient,
+    retrier: Retrier,
+    say: Say,
+    *,
+    moved: bool,
 ) -> Outcome:
     header = contents.header
     outcome = Outcome()
@@ -151,7 +158,7 @@ def _deliver(
         if contents.delivered:
             say(f"{contents.path}: every result is in execution {execution_id} already")
         else:
-            _post(contents, execution_id, client, retrier, outcome, refused, say)
+            _post(contents, results, execution_id, client, retrier, outcome, refused, say)
             send = partial(_send_attachment, client, retrier, execution_id)
             _attach(contents, send, refused, say)
         if header.get("complete"):
@@ -170,6 +177,7 @@ def _deliver(
 
 def _post(
     contents: journal.Contents,
+    results: list[CaseResult],
     execution_id: str,
     client: HawzuClient,
     retrier: Retrier,
@@ -177,7 +185,6 @@ def _post(
     refused: set[str],
     say: Say,
 ) -> None:
-    results = _results(contents)
     say(f"{contents.path}: {counted(len(results), 'result')} for execution {execution_id}")
     batch_size = int(contents.header.get("batch_size") or 100)
     batches = range(0, len(results), batch_size)
