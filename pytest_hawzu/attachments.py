@@ -250,6 +250,12 @@ class AttachmentQueue:
             self._left.pop(attachment.path, None)
         Path(attachment.path).unlink(missing_ok=True)
 
+    def count(self) -> int:
+        """Attachments not settled yet: held, ready or being sent."""
+        with self._lock:
+            held = sum(len(attachments) for attachments in self._held.values())
+            return held + len(self._ready) + (self._sending is not None)
+
     def remaining(self) -> list[tuple[str, Attachment]]:
         """Everything not sent yet, held or ready; empties the queue."""
         with self._lock:

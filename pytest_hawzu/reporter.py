@@ -31,7 +31,7 @@ from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.journal import Journal
-from pytest_hawzu.model import TestOutcome
+from pytest_hawzu.model import TestOutcome, counted
 from pytest_hawzu.outcome import RERUN, TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.settings import MIN_TIMEOUT, TOKEN_ENV, Settings
@@ -530,7 +530,9 @@ class Reporter:
                 last[0] = now
                 left = self.uploader.pending()
                 sent = len(self.uploader.delivery.delivered)
-                self._line(f"uploading results to Hawzu... {sent:,} sent, {left:,} waiting")
+                files = self.uploader.files.count()
+                also = f", {counted(files, 'attachment')} to send" if files else ""
+                self._line(f"uploading results to Hawzu... {sent:,} sent, {left:,} waiting{also}")
 
         return tick
 

@@ -230,6 +230,16 @@ def test_unsent_attachments_are_kept_and_delivered_by_hawzu_upload(pytester, haw
     assert journals(pytester) == []
 
 
+def test_progress_counts_the_attachments_still_to_send(pytester, hawzu_env):
+    # Each try waits a second: the flush is still busy with them after two.
+    hawzu_env.fail_next(503, 1000, path="/attachments", retry_after=1)
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=3.5")
+    result.stdout.fnmatch_lines(
+        ["uploading results to Hawzu... 3 sent, 0 waiting, 8 attachments to send"]
+    )
+
+
 def test_a_moved_spool_directory_still_delivers_its_attachments(pytester, hawzu_env):
     # A CI job keeps .hawzu/ as an artifact; a later job uploads it from
     # another directory, where the recorded absolute paths do not exist.
