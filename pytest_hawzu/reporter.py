@@ -538,7 +538,7 @@ class Reporter:
 
     def pytest_unconfigure(self) -> None:
         """Also reached when the session never finished (a strict start-up failure)."""
-        self.abort.set()
+        self.uploader.stop()
         if self.journal is not None:
             self.journal.close(delivered=False)
         self.client.close()

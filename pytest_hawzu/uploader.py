@@ -133,6 +133,12 @@ class Uploader:
     def start(self) -> None:
         self._thread.start()
 
+    def stop(self) -> None:
+        """The session ends without finish() (a start-up refused in strict mode):
+        a sender still waiting for something to report ends too."""
+        self._abort.set()
+        self._wanted.set()
+
     def want(self) -> None:
         """Something will be reported: start-up may begin."""
         if not self._wanted.is_set():  # a plain read, once per test
@@ -260,7 +266,7 @@ class Uploader:
 
     def _serve(self) -> None:
         self._wanted.wait()
-        if self.delivery.idle:
+        if self.delivery.idle or self._abort.is_set():
             self._opened.set()
             return
         try:
