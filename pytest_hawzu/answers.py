@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import cast
 
-from pytest_hawzu.model import Status, Step, TestOutcome
+from pytest_hawzu.model import Status, Step, TestOutcome, is_seconds
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 60
@@ -72,8 +72,8 @@ def _text(value: object) -> bool:
 
 
 def _number(value: object) -> bool:
-    # bool is an int to Python: a duration of True is a mistake.
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # The rule the journal is read back with: finite, in seconds, never True.
+    return is_seconds(value)
 
 
 def _time(value: object) -> bool:
@@ -102,12 +102,15 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "status": (lambda v: isinstance(v, Status), "status must be a pytest_hawzu.Status"),
     "notes": (_text, "notes must be text"),
-    "duration": (_number, "duration must be a number of seconds"),
-    "started_at": (_time, "started_at must be a Unix time or None"),
-    "finished_at": (_time, "finished_at must be a Unix time or None"),
+    "duration": (_number, "duration must be a finite number of seconds"),
+    "started_at": (_time, "started_at must be a Unix time in seconds, or None"),
+    "finished_at": (_time, "finished_at must be a Unix time in seconds, or None"),
     "steps": (_steps, "steps must be a tuple of pytest_hawzu.Step"),
     "worker": (lambda v: v is None or _text(v), "worker must be text or None"),
-    "reruns": (lambda v: _number(v) and isinstance(v, int), "reruns must be a whole number"),
+    "reruns": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "reruns must be a whole number",
+    ),
 }
 
 

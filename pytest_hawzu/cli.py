@@ -52,8 +52,18 @@ EXECUTION_TERMS = {
     "--hawzu-rate": "--rate",
     "--hawzu-timeout": "--timeout",
 }
+# A journal's release, project and execution are what its run recorded: not
+# options of this command, so the advice names them as the journal's.
 UPLOAD_TERMS = {
     "--hawzu-url (HAWZU_URL)": "--url (or the URL the journal recorded)",
+    "check --hawzu-release and --hawzu-project": "check the release and project the journal "
+    "recorded (its first line)",
+    "pass the release ID to --hawzu-release instead": "the journal recorded the release by a "
+    "name several releases share",
+    "set --hawzu-project (HAWZU_PROJECT)": "the journal recorded no project for it",
+    "check --hawzu-execution (HAWZU_EXECUTION) and --hawzu-release (HAWZU_RELEASE)": "the "
+    "journal recorded both",
+    "check --hawzu-execution (HAWZU_EXECUTION)": "check the execution the journal recorded",
     "--hawzu-rate": "--rate",
     "--hawzu-timeout": "--timeout",
 }

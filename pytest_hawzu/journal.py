@@ -11,7 +11,6 @@ when reading. `hawzu upload` delivers what a journal holds.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import secrets
@@ -315,10 +314,12 @@ def find(paths: Iterable[Path]) -> list[Path]:
 
 
 def _real(path: Path) -> Path:
+    """Where the file really is; a loop of links stays as named, and fails on its own
+    when it is opened, without keeping the other journals from being delivered."""
     try:
         return path.resolve()
-    except RuntimeError:  # Python before 3.13 says a loop of links this way
-        raise OSError(errno.ELOOP, "a loop of symbolic links", str(path)) from None
+    except (RuntimeError, OSError):  # how Python before 3.13 says "a loop of links"
+        return path.absolute()
 
 
 def _listed(directory: Path) -> list[Path]:

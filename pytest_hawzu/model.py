@@ -154,11 +154,22 @@ def _of(kind: type[T], value: Any, name: str) -> T:
     return value
 
 
+def is_seconds(value: object) -> bool:
+    """A duration or Unix time in seconds: finite, and not milliseconds by mistake."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and -MAX_SECONDS < value < MAX_SECONDS
+    )
+
+
+MAX_SECONDS = 1e11  # past the year 5000; a time in milliseconds is 1.7e12
+
+
 def _seconds(value: Any, name: str) -> float:
-    """A finite number: the journal's encoder writes NaN and Infinity as they are."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or not -1e12 < value < 1e12:
+    """The journal's encoder writes NaN and Infinity as they are: refused here."""
+    if not is_seconds(value):
         raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
     return float(value)
 

@@ -152,7 +152,7 @@ def _deliver(
     refused: set[str] = set()
     execution_id = contents.execution_id
     try:
-        if execution_id and moved and not contents.delivered:
+        if execution_id and moved:
             _open(contents, client, retrier, execution=execution_id)
         execution_id = execution_id or _open(contents, client, retrier)
         if contents.delivered:

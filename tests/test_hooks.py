@@ -475,6 +475,8 @@ OUTCOME = TestOutcome(nodeid="t.py::test", case_ids=("TCM-1",), status=Status.PA
         {"duration": True},
         {"reruns": 1.5},
         {"started_at": "now"},
+        {"started_at": 1.8e12},
+        {"duration": float("nan")},
         {"worker": 1},
         {"status": "PASSED"},
         {"nodeid": None},

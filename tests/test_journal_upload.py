@@ -595,6 +595,17 @@ def test_a_directory_that_cannot_be_listed_is_not_taken_for_an_empty_one(tmp_pat
     assert said == [f"{spool}: cannot read: [Errno 13] Permission denied: '{spool}'"]
 
 
+def test_upload_advice_names_what_the_journal_recorded_not_pytest_options(pytester, hawzu_env):
+    spool = pytester.mkdir(".hawzu")
+    made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "9.9"})
+    made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
+    made.close(delivered=False)
+    result = upload_anyway(pytester, str(spool))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*release '9.9' not found*the journal recorded*"])
+    assert "--hawzu-" not in result.stdout.str()
+
+
 def test_a_journal_with_nothing_to_report_opens_no_execution(pytester, hawzu_env):
     # A run killed before its first test finished and before start-up did.
     spool = pytester.path / ".hawzu"
@@ -729,15 +740,22 @@ def test_a_journal_saved_with_a_byte_order_mark_is_read(pytester, hawzu_env):
     assert set(statuses(only_execution(hawzu_env))) == set(EXPECTED)
 
 
-def test_a_link_loop_is_one_line(pytester, hawzu_env):
-    loop = pytester.mkdir("loop")
-    (loop / "a.jsonl").symlink_to(loop / "b.jsonl")
-    (loop / "b.jsonl").symlink_to(loop / "a.jsonl")
-    result = upload_anyway(pytester, str(loop))
+def test_a_link_loop_is_one_line_and_the_other_journals_go(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    spool = pytester.path / ".hawzu"
+    (spool / "run-loop-a.jsonl").symlink_to(spool / "run-loop-b.jsonl")
+    (spool / "run-loop-b.jsonl").symlink_to(spool / "run-loop-a.jsonl")
+    result = upload_anyway(pytester, str(spool))
     assert result.ret == 1
+    result.stdout.fnmatch_lines(["*run-loop-a.jsonl: cannot read: *"])
+    assert set(statuses(only_execution(hawzu_env))) == set(EXPECTED)
 
 
-def test_an_upload_sent_elsewhere_does_not_post_into_a_stranger_execution(pytester, hawzu_env):
+@pytest.mark.parametrize("delivered", [False, True], ids=["kept", "delivered"])
+def test_an_upload_sent_elsewhere_does_not_post_into_a_stranger_execution(
+    pytester, hawzu_env, delivered
+):
     # The journal's execution ID means something else on the server --url
     # names: there it belongs to another release, and must not be touched.
     other = Sandbox(token=hawzu_env.token).start()
@@ -750,6 +768,8 @@ def test_an_upload_sent_elsewhere_does_not_post_into_a_stranger_execution(pytest
         made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "1.4.0"})
         made.execution(stranger["id"], "")
         made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
+        if delivered:  # the run died while completing it
+            made.delivered()
         made.close(delivered=False)
         result = upload_anyway(pytester, str(spool), "--url", other.url)
         assert result.ret == 1
