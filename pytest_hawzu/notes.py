@@ -43,7 +43,11 @@ def keep_head(text: str, limit: int) -> str:
     """Fit `text` in `limit`: its first line, which names the test and its error, then its end."""
     if len(text) <= limit:
         return text
-    head, _, body = text.partition("\n")
+    head, newline, body = text.partition("\n")
+    if not newline:  # one long line: its start and its end, in the whole limit
+        marker = f" [... {len(text) - limit} characters trimmed ...] "
+        keep = max(limit - len(marker), 0)
+        return text[: keep // 2] + marker + text[len(text) - (keep - keep // 2) :]
     if len(head) > limit // 2:
         head = head[: limit // 2] + " [...]"
     return head + "\n" + trim_tail(body, max(limit - len(head) - 1, 0))

@@ -193,13 +193,15 @@ class Reporter:
 
     def _open(self) -> Execution:
         """Runs on the sender thread, before any result goes out."""
+        # In strict mode no test runs and nothing is kept: no promise of a journal.
+        kept = "" if self.settings.strict else " (results are kept in the journal)"
         if self.token_missing:
             raise StartupError(
                 f"{TOKEN_ENV} is not set: export the API token created in Hawzu's web "
-                "interface (results are kept in the journal)"
+                f"interface{kept}"
             )
         if self.token_unusable:
-            raise StartupError(f"{UNUSABLE_TOKEN} (results are kept in the journal)")
+            raise StartupError(f"{UNUSABLE_TOKEN}{kept}")
         execution = open_execution(self.client, self.retrier.call, self.plan)
         if self.journal is not None:
             self.journal.execution(execution.id, execution.web_url)
@@ -323,6 +325,15 @@ class Reporter:
         )
         return outcome
 
+    def _user_hook(self, name: str, **kwargs: Any) -> None:
+        """Call users' implementations of one of our hooks: their failure is one line."""
+        try:
+            getattr(self.config.hook, name)(**kwargs)
+        except pytest.exit.Exception:
+            raise
+        except Exception as exc:
+            self._problem(f"Hawzu: {name} raised {type(exc).__name__}: {exc}")
+
     def _attachment_settled(self, attachment: Attachment, case_id: str) -> None:
         """On the sender thread: noted so that `hawzu upload` never sends it twice."""
         if self.journal is not None:
@@ -331,8 +342,8 @@ class Reporter:
     def _announce(self) -> None:
         if not self.announced and self.uploader.delivery.execution is not None:
             self.announced = True
-            self.config.hook.pytest_hawzu_execution_created(
-                execution=self.uploader.delivery.execution
+            self._user_hook(
+                "pytest_hawzu_execution_created", execution=self.uploader.delivery.execution
             )
         while self.uploader.problems:
             self._problem(self.uploader.problems.popleft())
@@ -367,8 +378,7 @@ class Reporter:
             )
             self._close_journal(delivered=False)
         else:
-            assert self.summary is not None
-            self.config.hook.pytest_hawzu_session_finished(summary=self.summary)
+            self._user_hook("pytest_hawzu_session_finished", summary=self.summary)
         if self.settings.strict and session.exitstatus == 0 and not self._in_full():
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.client.close()
@@ -573,8 +583,9 @@ class Reporter:
             return
         # With -q pytest writes progress dots without ending the line, and
         # write_line does not know: a line of ours would follow them.
+        # (When pytest shows a file's name first, its own newline follows.)
         writer = getattr(terminal, "_tw", None)
-        if getattr(writer, "width_of_current_line", 0):
+        if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
             terminal.write("\n")
         terminal.write_line(line)
 

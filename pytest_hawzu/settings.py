@@ -325,7 +325,8 @@ def _raw(config: pytest.Config, env: Mapping[str, str], s: Setting) -> tuple[str
 def _typed(config: pytest.Config, dest: str) -> str | None:
     """The option's value if it was typed on this pytest's own command line, not in addopts."""
     option = _setting(dest).option or ""
-    args = config.invocation_params.args
+    # pytest.main() takes paths as objects too.
+    args = [str(a) for a in config.invocation_params.args]
     if any(a == option or a.startswith(f"{option}=") for a in args):
         return cast("str | None", config.getoption(f"hawzu_{dest}"))
     return None

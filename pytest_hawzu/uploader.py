@@ -199,8 +199,10 @@ class Uploader:
             # is left and the summary still comes.
             cut = "the end-of-session flush was interrupted"
         if not self._ended():
-            self._abort.set()
+            # Closed first: a sender woken by the abort must find the flush over,
+            # and not report its own "aborted" in place of the reason.
             self._close(cut)
+            self._abort.set()
             if self.delivery.execution is None and self.delivery.startup_error is None:
                 self.delivery.startup_error = self.stalled(f"when {cut}")
                 self._notice(f"Hawzu: {self.delivery.startup_error}")
@@ -428,6 +430,7 @@ class Uploader:
             self._report(f"Hawzu: {what} not sent: its file is gone ({exc.strerror or exc})")
         except ApiError as exc:
             if _stops_everything(exc) and exc.status != 404:
+                self.delivery.locked = self.delivery.locked or exc.code == EXECUTION_LOCKED
                 self._keep(case_id, attachment, describe(exc))
                 self.delivery.stopped = describe(exc)
                 self._abort.set()

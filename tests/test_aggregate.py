@@ -210,3 +210,11 @@ def test_joined_notes_beyond_room_for_every_part_cut_the_last():
     assert len(joined) <= 1000
     assert joined.startswith("t::test_0: AssertionError\n")
     assert joined.endswith("characters trimmed ...]")
+
+
+def test_one_long_line_keeps_its_start_and_end_in_the_whole_limit():
+    kept = notes.keep_head("a" * 5000 + "b" * 5000, 8000)
+    assert 7900 <= len(kept) <= 8000
+    assert kept.startswith("a")
+    assert kept.endswith("b")
+    assert "characters trimmed" in kept

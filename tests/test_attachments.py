@@ -230,6 +230,13 @@ def test_unsent_attachments_are_kept_and_delivered_by_hawzu_upload(pytester, haw
     assert journals(pytester) == []
 
 
+def test_an_execution_completed_elsewhere_while_attaching_is_said_so(pytester, hawzu_env):
+    hawzu_env.fail_next(409, 1000, path="/attachments", code="EXECUTION_LOCKED")
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*FAST)
+    result.stdout.fnmatch_lines(["execution * (completed elsewhere): *"])
+
+
 def test_progress_counts_the_attachments_still_to_send(pytester, hawzu_env):
     # Each try waits a second: the flush is still busy with them after two.
     hawzu_env.fail_next(503, 1000, path="/attachments", retry_after=1)

@@ -838,6 +838,9 @@ def test_lines_said_during_the_run_start_on_a_line_of_their_own(pytester, hawzu_
     pytester.makepyfile(KNOWN_AND_UNKNOWN)
     result = pytester.runpytest(*FAST, *quiet)  # no live logs: they would end the line
     result.stdout.fnmatch_lines(["Hawzu rejected TCM-999 *"])
+    lines = result.stdout.lines
+    said = next(i for i, line in enumerate(lines) if line.startswith("Hawzu rejected"))
+    assert lines[said - 1].strip(), "a blank line before it"
 
 
 # -- outages that end, and flushes that run out of time ------------------------------------

@@ -445,6 +445,33 @@ def test_hawzu_upload_sends_what_the_run_would_have_after_a_hook_moved_or_droppe
     assert statuses(only_execution(hawzu_env)) == {"TCM-8": "PASSED", "TCM-11": "PASSED"}
 
 
+RAISING_LIFECYCLE = """
+def pytest_hawzu_execution_created(execution):
+    raise RuntimeError("the chat webhook is down")
+
+def pytest_hawzu_session_finished(summary):
+    raise RuntimeError("the dashboard is down")
+"""
+
+
+def test_lifecycle_hooks_that_raise_are_one_line_each_and_the_run_completes(pytester, hawzu_env):
+    pytester.makeconftest(RAISING_LIFECYCLE)
+    pytester.makepyfile(test_two=TWO)
+    result = pytester.runpytest(*FAST)
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # test_two's own failure
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: pytest_hawzu_execution_created raised RuntimeError: the chat webhook is down",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["Hawzu: pytest_hawzu_session_finished raised RuntimeError: the dashboard is down"]
+    )
+    assert "internal error" not in result.stdout.str()
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
+
+
 # -- the checks themselves ----------------------------------------------------------------
 
 

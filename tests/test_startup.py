@@ -111,6 +111,26 @@ def test_a_pytest_started_by_a_test_does_not_report_on_the_addopts_it_shares(pyt
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
 
 
+def test_a_pytest_main_with_path_arguments_inside_a_reporting_session(pytester, hawzu_env):
+    # pytest.main() takes paths as objects; the child's own options are read
+    # from that list.
+    pytester.makepyfile(
+        test_outer="""
+        import pathlib
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_runs_pytest_main():
+            inner = pathlib.Path(__file__).parent / "sample" / "test_sample.py"
+            assert pytest.main([inner, "-q", "-p", "no:cacheprovider"]) == 0
+        """
+    )
+    pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
+    result = run(pytester, "--hawzu-release=1.4.0", "-p", "no:cacheprovider", "test_outer.py")
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
 def test_a_pytest_started_by_a_test_reports_when_its_command_line_asks(pytester, hawzu_env):
     inner = "INNER_ARGS = ['--hawzu-release=1.4.0']\n"
     pytester.makepyfile(test_outer=inner + NESTING)
@@ -228,6 +248,7 @@ def test_strict_start_up_failure_stops_before_any_test(pytester, hawzu_env):
     )
     output = result.stdout.str() + result.stderr.str()
     assert output.count("Hawzu (--hawzu-strict)") == 1
+    assert "kept in the journal" not in output
     assert "test_one.py" not in result.stdout.str()
     # No test ran: there is nothing for `hawzu upload` to deliver later.
     assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
