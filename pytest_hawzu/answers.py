@@ -71,13 +71,9 @@ def _text(value: object) -> bool:
     return isinstance(value, str)
 
 
-def _number(value: object) -> bool:
-    # The rule the journal is read back with: finite, in seconds, never True.
-    return is_seconds(value)
-
-
 def _time(value: object) -> bool:
-    return value is None or _number(value)
+    # is_seconds: the rule the journal is read back with.
+    return value is None or is_seconds(value)
 
 
 def _steps(value: object) -> bool:
@@ -102,7 +98,7 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "status": (lambda v: isinstance(v, Status), "status must be a pytest_hawzu.Status"),
     "notes": (_text, "notes must be text"),
-    "duration": (_number, "duration must be a finite number of seconds"),
+    "duration": (is_seconds, "duration must be a finite number of seconds"),
     "started_at": (_time, "started_at must be a Unix time in seconds, or None"),
     "finished_at": (_time, "finished_at must be a Unix time in seconds, or None"),
     "steps": (_steps, "steps must be a tuple of pytest_hawzu.Step"),

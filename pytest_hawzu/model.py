@@ -154,6 +154,9 @@ def _of(kind: type[T], value: Any, name: str) -> T:
     return value
 
 
+MAX_SECONDS = 1e11  # past the year 5000; a time in milliseconds is 1.7e12
+
+
 def is_seconds(value: object) -> bool:
     """A duration or Unix time in seconds: finite, and not milliseconds by mistake."""
     return (
@@ -162,9 +165,6 @@ def is_seconds(value: object) -> bool:
         and math.isfinite(value)
         and -MAX_SECONDS < value < MAX_SECONDS
     )
-
-
-MAX_SECONDS = 1e11  # past the year 5000; a time in milliseconds is 1.7e12
 
 
 def _seconds(value: Any, name: str) -> float:
