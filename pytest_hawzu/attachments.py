@@ -37,6 +37,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, HawzuClient
+from pytest_hawzu.text import as_bytes, valid
 
 ATTACHER = pytest.StashKey["Attacher"]()
 SUBDIR = "attachments"
@@ -60,6 +61,9 @@ class Attacher:
         """Attach a file (a path) or bytes to the item's cases; a no-op without cases."""
         if not cases.case_ids(item):
             return
+        # Names and messages valid text: execnet refuses a lone surrogate (a
+        # name that is not UTF-8), and so may Hawzu.
+        name = valid(str(name)) if name else None
         if isinstance(source, (bytes, bytearray, memoryview)):
             entry = self._write_bytes(bytes(source), name or "attachment.bin")
         else:
@@ -90,7 +94,8 @@ class Attacher:
             for suffix, prefix in CAPTURED:
                 text = "".join(content for _, content in report.get_sections(prefix))
                 if text:
-                    pending.append(self._write_bytes(text.encode(), f"{item.name}-{suffix}.txt"))
+                    name = valid(f"{item.name}-{suffix}.txt")
+                    pending.append(self._write_bytes(as_bytes(text), name))
 
     def _write_bytes(self, data: bytes, name: str) -> dict[str, Any]:
         if len(data) > MAX_ATTACHMENT_BYTES:
@@ -99,21 +104,21 @@ class Attacher:
             path = self._new_path(name)
             path.write_bytes(data)
         except OSError as exc:
-            return {"name": name, "error": f"could not be kept: {exc}"}
+            return {"name": name, "error": valid(f"could not be kept: {exc}")}
         return {"name": name, "path": str(path), "size": len(data)}
 
     def _copy(self, source: Path, name: str | None) -> dict[str, Any]:
         # A copy, because the test's file may be gone (tmp_path) or changed by
         # the time the sender thread reads it.
-        name = name or source.name
+        name = name or valid(source.name)
         try:
             size = source.stat().st_size
             if size > MAX_ATTACHMENT_BYTES:
-                return too_large(f"{name} ({source})", size)
+                return too_large(valid(f"{name} ({source})"), size)
             path = self._new_path(name)
             shutil.copyfile(source, path)
         except OSError as exc:
-            return {"name": name, "error": f"could not be read: {exc}"}
+            return {"name": name, "error": valid(f"could not be read: {exc}")}
         return {"name": name, "path": str(path), "size": size}
 
     def _new_path(self, name: str) -> Path:
@@ -174,7 +179,12 @@ class Inbox:
         warnings: list[str] = []
         for entry in self._entries.pop(nodeid, ()):
             name = str(entry.get("name", "attachment"))
-            if "error" in entry:
+            if "phase" in entry:  # a bug while the phase's attachments were collected
+                warnings.append(
+                    f"Hawzu: attachments of {nodeid} ({entry['phase']}) {entry['error']}: "
+                    "please report this"
+                )
+            elif "error" in entry:
                 warnings.append(f"Hawzu: attachment {name} of {nodeid} {entry['error']}; skipped")
             elif case_ids:
                 path, size = str(entry["path"]), int(entry.get("size", 0))

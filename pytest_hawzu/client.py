@@ -18,6 +18,7 @@ import pytest
 
 from pytest_hawzu import __version__
 from pytest_hawzu.model import PASSED_PHASES, CaseResult, Rejection, Status
+from pytest_hawzu.text import valid, valid_json
 
 if TYPE_CHECKING:
     import requests
@@ -291,7 +292,7 @@ class HawzuClient:
 
     def upload_attachment(self, execution_id: str, case_id: str, filename: str, data: bytes) -> str:
         path = f"/executions/{_quote(execution_id)}/results/{_quote(case_id)}/attachments"
-        body = self._call("POST", path, files={"file": (filename, data)})
+        body = self._call("POST", path, files={"file": (valid(filename), data)})
         return str(body.get("id", ""))
 
     def get_test_case(self, case_id: str) -> dict[str, Any]:
@@ -319,7 +320,7 @@ class HawzuClient:
                 response = self._session.request(
                     method,
                     self.url + API_PREFIX + path,
-                    json=json,
+                    json=None if json is None else valid_json(json),
                     params=params,
                     headers=all_headers,
                     files=files,

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_hawzu import tagger
 from pytest_hawzu.model import Status
+from pytest_hawzu.text import valid
 
 # Longest notes of one step: the error line, not a traceback (the phase step has that).
 STEP_NOTES_LIMIT = 2_000
@@ -45,7 +46,9 @@ def _record(item: pytest.Item | None, name: str, status: Status, notes: str) -> 
     # Without the tagger nothing would move the step onto a report.
     if item is None or not item.config.pluginmanager.has_plugin(tagger.PLUGIN_NAME):
         return
-    tagger.record_step(item, {"name": str(name), "status": status.value, "notes": notes})
+    # Valid text: execnet refuses a lone surrogate (a name that is not UTF-8).
+    step = {"name": valid(str(name)), "status": status.value, "notes": valid(notes)}
+    tagger.record_step(item, step)
 
 
 def _status_of(exc: BaseException) -> Status:

@@ -78,8 +78,7 @@ class Tagger:
         if _STEPS in item.stash:
             extra["steps"] = item.stash[_STEPS]
             del item.stash[_STEPS]
-        attacher = self.attacher
-        files = attacher.collect(item, report) if attacher is not None else None
+        files = self._attachments(item, report)
         if files:
             extra["attachments"] = files
         if not extra:
@@ -87,6 +86,19 @@ class Tagger:
             # its reports, which pytest's terminal reporter keeps to the end.
             return ids
         return {"cases": list(ids), **extra}
+
+    def _attachments(self, item: pytest.Item, report: Any) -> list[dict[str, Any]]:
+        attacher = self.attacher
+        if attacher is None:
+            return []
+        try:
+            files: list[dict[str, Any]] = attacher.collect(item, report)
+        except Exception as exc:  # a bug here must not stop the user's tests
+            from pytest_hawzu.uploader import internal_error
+
+            # Said by the controller, as attachments that could not be kept are.
+            return [{"phase": report.when, "error": f"were not kept: {internal_error(exc)}"}]
+        return files
 
     @property
     def attacher(self) -> Any:

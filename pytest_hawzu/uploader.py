@@ -440,6 +440,8 @@ class Uploader:
         except GaveUp as exc:
             self._keep(case_id, attachment, describe(exc))
             return
+        except Exception as exc:  # a bug: keep it to this one attachment
+            self._report(f"Hawzu: {what} not sent: {internal_error(exc)}: please report this")
         else:
             self.delivery.attachments_sent += 1
         self._settle_all(case_id, [attachment])

@@ -300,3 +300,83 @@ def test_an_attachment_hawzu_refuses_is_reported_and_not_retried(pytester, hawzu
     assert len(uploads) == 8  # 4 files x 2 cases, the refused one not retried
     assert spooled(pytester) == []
     assert journals(pytester) == []
+
+
+# -- text that is not valid Unicode ---------------------------------------------------------
+
+# A Latin-1 name read on a UTF-8 system: Python holds its byte as a lone surrogate.
+NOT_UTF8_NAME = """
+import logging
+import os
+import pytest
+
+NAME = b"caf\\xe9".decode("utf-8", "surrogateescape")
+"""
+
+NOT_UTF8_ATTACHMENTS = (
+    NOT_UTF8_NAME
+    + """
+@pytest.mark.hawzu("TCM-1")
+def test_attaches_files_named_in_latin1(hawzu_attach, tmp_path):
+    raw = os.path.join(os.fsencode(tmp_path), b"r\\xe9sum\\xe9.txt")
+    with open(raw, "wb") as f:
+        f.write(b"report")
+    (path,) = tmp_path.iterdir()
+    hawzu_attach(path)
+    hawzu_attach(b"data", name=NAME + ".bin")
+
+@pytest.mark.hawzu("TCM-2")
+def test_after():
+    pass
+"""
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_attachment_names_that_are_not_utf8_reach_hawzu_readable(pytester, hawzu_env, mode):
+    pytester.makepyfile(test_odd=NOT_UTF8_ATTACHMENTS)
+    result = pytester.runpytest(*mode)
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK
+    execution = only_execution(hawzu_env)
+    assert execution["status"] == "COMPLETED"
+    assert {c: r["status"] for c, r in execution["results"].items()} == {
+        "TCM-1": "PASSED",
+        "TCM-2": "PASSED",
+    }
+    assert attached(hawzu_env, "TCM-1") == {
+        "r\ufffdsum\ufffd.txt": b"report",
+        "caf\ufffd.bin": b"data",
+    }
+    assert journals(pytester) == []
+
+
+NOT_UTF8_LOG = (
+    NOT_UTF8_NAME
+    + """
+@pytest.mark.hawzu("TCM-1")
+def test_logs_a_latin1_name():
+    logging.getLogger("app").warning("opening %s", NAME)
+    assert False
+
+@pytest.mark.hawzu("TCM-2")
+def test_after():
+    pass
+"""
+)
+
+
+def test_captured_logs_that_are_not_utf8_are_attached_as_they_were(pytester, hawzu_env):
+    # Not under xdist: execnet itself cannot carry such a report to the controller.
+    # In a process of its own: in this one the record would reach this test's own log.
+    pytester.makepyfile(test_odd=NOT_UTF8_LOG)
+    result = pytester.runpytest_subprocess(*FAST, "--show-capture=no", timeout=120)
+    assert_clean(result)
+    result.assert_outcomes(failed=1, passed=1)
+    execution = only_execution(hawzu_env)
+    assert {c: r["status"] for c, r in execution["results"].items()} == {
+        "TCM-1": "FAILED",
+        "TCM-2": "PASSED",
+    }
+    (log,) = [v for k, v in attached(hawzu_env, "TCM-1").items() if k.endswith("-log.txt")]
+    assert b"opening caf\xe9" in log

@@ -808,6 +808,67 @@ def test_a_bug_while_recording_a_test_is_one_line_and_the_run_goes_on(pytester, 
     assert execution["status"] != "COMPLETED"
 
 
+ATTACHING = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one(hawzu_attach):
+    hawzu_attach(b"one", name="one.txt")
+
+@pytest.mark.hawzu("TCM-2")
+def test_two(hawzu_attach):
+    hawzu_attach(b"two", name="two.txt")
+    assert 1 == 2
+"""
+
+
+def test_a_bug_while_collecting_attachments_costs_only_those_attachments(pytester, hawzu_env):
+    pytester.makeconftest(
+        simulated_bug(
+            "attachments.Attacher.collect",
+            "self, item, report",
+            when='item.name == "test_two" and report.when == "teardown"',
+        )
+    )
+    pytester.makepyfile(ATTACHING)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: attachments of *::test_two (teardown) were not kept: internal error in "
+            "pytest-hawzu (RuntimeError: simulated bug): please report this"
+        ]
+    )
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+    assert execution["status"] == "COMPLETED"
+    assert [a["filename"] for a in execution["results"]["TCM-1"]["attachments"]] == ["one.txt"]
+
+
+def test_a_bug_while_sending_an_attachment_costs_only_that_attachment(pytester, hawzu_env):
+    pytester.makeconftest(
+        simulated_bug(
+            "client.HawzuClient.upload_attachment",
+            "self, execution_id, case_id, filename, data",
+            when='filename == "one.txt"',
+        )
+    )
+    pytester.makepyfile(ATTACHING)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: attachment one.txt of TCM-1 (*::test_one) not sent: internal error in "
+            "pytest-hawzu (RuntimeError: simulated bug): please report this"
+        ]
+    )
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+    assert execution["status"] == "COMPLETED"
+    assert [a["filename"] for a in execution["results"]["TCM-2"]["attachments"]] == ["two.txt"]
+
+
 def test_a_bug_at_the_end_of_the_session_is_one_line_and_keeps_the_journal(pytester, hawzu_env):
     pytester.makeconftest(simulated_bug("reporter.Reporter._never_finished", "self"))
     pytester.makepyfile(THREE)

@@ -434,3 +434,65 @@ def test_steps_of_a_rerun_attempt_are_not_kept(pytester, hawzu_env):
     assert result["status"] == "PASSED"
     assert ("attempt 2", "PASSED") in steps(result)
     assert "attempt 1" not in [name for name, _ in steps(result)]
+
+
+ODD_STEP = """
+import pytest
+from pytest_hawzu import hawzu_step
+
+NAME = b"caf\\xe9".decode("utf-8", "surrogateescape")  # a Latin-1 name on a UTF-8 system
+
+@pytest.mark.hawzu("TCM-1")
+def test_step_named_in_latin1():
+    with hawzu_step(f"open {NAME}"):
+        pass
+"""
+
+ODD_FAILURE = (
+    ODD_STEP
+    + """
+@pytest.mark.hawzu("TCM-2")
+def test_fails_with_a_nul_and_a_latin1_name():
+    assert False, f"got {NAME}\\x00 back"
+"""
+)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def assert_valid_text(received: Any) -> None:
+    """Lone surrogates and NUL sink a batch at many JSON parsers and databases."""
+    for text in _strings(received):
+        assert "\x00" not in text
+        text.encode("utf-8")  # raises on a lone surrogate
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_name_that_is_not_utf8_reaches_hawzu_readable(pytester, hawzu_env, mode):
+    # execnet refuses to carry such a string from a worker at all.
+    pytester.makepyfile(ODD_STEP)
+    result = pytester.runpytest(*mode)
+    result.assert_outcomes(passed=1)
+    found = results(hawzu_env)["TCM-1"]
+    assert found["status"] == "PASSED"
+    assert "open caf\ufffd" in [s["name"] for s in found["steps"]]
+    assert_valid_text(found)
+
+
+def test_notes_hawzu_receives_are_valid_unicode_without_nul(pytester, hawzu_env):
+    # Not under xdist: execnet cannot carry such a failure to the controller.
+    pytester.makepyfile(ODD_FAILURE)
+    result = pytester.runpytest(*FAST)
+    result.assert_outcomes(passed=1, failed=1)
+    found = results(hawzu_env)
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+    assert "got caf\ufffd\ufffd back" in found["TCM-2"]["notes"]
+    assert_valid_text(found)

@@ -1,0 +1,49 @@
+"""Text every receiver takes: no lone surrogates, no NUL.
+
+A Python string can hold a lone surrogate: a byte of a name that is not
+UTF-8 (a Latin-1 file name, a log record quoting one) decoded with
+`surrogateescape`, as Python decodes file names. It can hold NUL too. JSON
+can escape both, but execnet refuses to carry such a string from an xdist
+worker, and many JSON parsers and databases refuse it behind an API: one
+such character would sink a whole batch. Each becomes U+FFFD, which says
+that a character was there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPLACEMENT = "\ufffd"
+
+
+def valid(text: str) -> str:
+    """`text` with each lone surrogate and NUL replaced by U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", REPLACEMENT)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 pairs surrogates that belong together and replaces the rest.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def valid_json(value: Any) -> Any:
+    """`value` (JSON-like: dicts, lists, strings, numbers) with every string `valid`."""
+    if isinstance(value, str):
+        return valid(value)
+    if isinstance(value, dict):
+        return {valid(str(k)): valid_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_json(v) for v in value]
+    return value
+
+
+def as_bytes(text: str) -> bytes:
+    """UTF-8, with the bytes a surrogate stands for put back (captured output as it was)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return valid(text).encode("utf-8")

@@ -1,0 +1,42 @@
+"""Text every receiver takes: lone surrogates and NUL replaced, nothing else touched."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_hawzu.text import REPLACEMENT, as_bytes, valid, valid_json
+
+
+@given(st.text())
+def test_valid_text_is_utf8_without_nul(text):
+    fixed = valid(text)
+    fixed.encode("utf-8")
+    assert "\x00" not in fixed
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")))
+def test_text_that_was_valid_is_left_as_it_was(text):
+    assert valid(text) == text
+
+
+def test_each_bad_character_becomes_one_replacement():
+    latin1 = b"r\xe9sum\xe9".decode("utf-8", "surrogateescape")
+    assert valid(latin1) == f"r{REPLACEMENT}sum{REPLACEMENT}"
+    assert valid("a\x00b") == f"a{REPLACEMENT}b"
+    assert valid("\ud800 and \U0001f600") == f"{REPLACEMENT} and \U0001f600"
+
+
+def test_json_values_are_made_valid_all_the_way_down():
+    bad = "x\x00"
+    value = {"a": [bad, {"b": (bad, 1, None)}], bad: 2.5}
+    assert valid_json(value) == {
+        "a": ["x\ufffd", {"b": ["x\ufffd", 1, None]}],
+        "x\ufffd": 2.5,
+    }
+
+
+def test_captured_output_gets_its_original_bytes_back():
+    assert as_bytes(b"caf\xe9".decode("utf-8", "surrogateescape")) == b"caf\xe9"
+    assert as_bytes("caf\u00e9") == "caf\u00e9".encode()
+    assert as_bytes("\ud800") == REPLACEMENT.encode()
