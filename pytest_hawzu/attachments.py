@@ -37,7 +37,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, HawzuClient
-from pytest_hawzu.text import as_bytes, valid
+from pytest_hawzu.text import HIDDEN, as_bytes, hiding, valid
 
 ATTACHER = pytest.StashKey["Attacher"]()
 SUBDIR = "attachments"
@@ -53,9 +53,11 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 class Attacher:
     """Where tests run: files attachments in the spool directory for the controller."""
 
-    def __init__(self, spool_dir: Path, mode: str) -> None:
+    def __init__(self, spool_dir: Path, mode: str, secret: str = "") -> None:
         self.dir = spool_dir.absolute() / SUBDIR
         self.mode = mode
+        # The token, should a test print it: captured output is kept and sent.
+        self.secret = hiding(secret).encode()
 
     def attach(self, item: pytest.Item, source: Source, name: str | None = None) -> None:
         """Attach a file (a path) or bytes to the item's cases; a no-op without cases."""
@@ -95,7 +97,10 @@ class Attacher:
                 text = "".join(content for _, content in report.get_sections(prefix))
                 if text:
                     name = valid(f"{item.name}-{suffix}.txt")
-                    pending.append(self._write_bytes(as_bytes(text), name))
+                    data = as_bytes(text)
+                    if self.secret:
+                        data = data.replace(self.secret, HIDDEN.encode())
+                    pending.append(self._write_bytes(data, name))
 
     def _write_bytes(self, data: bytes, name: str) -> dict[str, Any]:
         if len(data) > MAX_ATTACHMENT_BYTES:

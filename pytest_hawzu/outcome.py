@@ -8,11 +8,13 @@ assignments; notes are built only for failures and skips.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pytest_hawzu import notes
 from pytest_hawzu.model import PASSED_PHASES, Status, Step, TestOutcome
 from pytest_hawzu.status import StatusTable
+from pytest_hawzu.text import hide, hiding
 
 PHASE_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
 _PASSED_STEP = {step.name: step for step in PASSED_PHASES}
@@ -50,9 +52,11 @@ class TestRecorder:
 
     __test__ = False
 
-    def __init__(self, table: StatusTable, notes_limit: int) -> None:
+    def __init__(self, table: StatusTable, notes_limit: int, secret: str = "") -> None:
         self.table = table
         self.notes_limit = notes_limit
+        # The token, should a test show it: notes go to the journal and to Hawzu.
+        self.secret = hiding(secret)
         self._running: dict[str, _Running] = {}
 
     def add(
@@ -155,18 +159,34 @@ class TestRecorder:
             word = "rerun" if state.reruns == 1 else "reruns"
             state.notes.append(f"{report.nodeid}: final attempt after {state.reruns} {word}")
         steps = PASSED_PHASES if state.plain else tuple(state.steps)
-        return TestOutcome(
-            nodeid=report.nodeid,
-            case_ids=state.case_ids,
-            status=self.table[state.outcome],
-            notes=notes.join([n for n in state.notes if n], self.notes_limit),
-            duration=state.duration,
-            started_at=state.started_at,
-            finished_at=getattr(report, "stop", None),
-            steps=steps,
-            worker=_worker(report),
-            reruns=state.reruns,
+        return self._hidden(
+            TestOutcome(
+                nodeid=report.nodeid,
+                case_ids=state.case_ids,
+                status=self.table[state.outcome],
+                notes=notes.join([n for n in state.notes if n], self.notes_limit),
+                duration=state.duration,
+                started_at=state.started_at,
+                finished_at=getattr(report, "stop", None),
+                steps=steps,
+                worker=_worker(report),
+                reruns=state.reruns,
+            )
         )
+
+    def _hidden(self, outcome: TestOutcome) -> TestOutcome:
+        secret = self.secret
+        if not secret:
+            return outcome
+        plain = outcome.steps is PASSED_PHASES
+        if secret not in outcome.notes and (
+            plain or not any(secret in s.name or secret in s.notes for s in outcome.steps)
+        ):
+            return outcome
+        steps = tuple(
+            Step(hide(s.name, secret), s.status, hide(s.notes, secret)) for s in outcome.steps
+        )
+        return replace(outcome, notes=hide(outcome.notes, secret), steps=steps)
 
     def case_ids_of(self, nodeid: str) -> tuple[str, ...]:
         """The case IDs of a test that started and has not finished."""

@@ -46,7 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     # Where tests run; relative spool directories are the invocation directory's.
     spool_dir = config.invocation_params.dir / s.spool_dir
-    config.stash[ATTACHER] = Attacher(spool_dir, s.attach)
+    secret = os.environ.get(settings.TOKEN_ENV, "").strip()
+    config.stash[ATTACHER] = Attacher(spool_dir, s.attach, secret=secret)
     if hasattr(config, "workerinput"):
         config.pluginmanager.register(Tagger(config), "hawzu-tagger")
         return

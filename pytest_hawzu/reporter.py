@@ -87,7 +87,9 @@ class Reporter:
             RetryPolicy(max_retry_after=settings.max_retry_after),
             sleep=self.abort.wait,
         )
-        self.recorder = TestRecorder(StatusTable(settings.status_map), settings.notes_limit)
+        self.recorder = TestRecorder(
+            StatusTable(settings.status_map), settings.notes_limit, secret=token
+        )
         self.aggregator = Aggregator(settings.notes_limit)
         self.plan = self._plan(url)
         self.uploader = Uploader(

@@ -7,7 +7,6 @@ from `HAWZU_API_TOKEN` only, so it never sits in a file or a process listing.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_hawzu import status
-from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH
+from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH, is_loopback
 from pytest_hawzu.model import Status
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
@@ -403,20 +402,15 @@ def check_url(value: str) -> str:
 
 
 def shown_url(value: str) -> str:
-    """The URL as an error line may show it: any user and password hidden."""
-    parts = urlsplit(value)
-    if "@" not in parts.netloc:
+    """The URL as an error line may show it: any user and password hidden.
+
+    By plain string work, up to the last "@": it runs while a URL that Python
+    cannot split is being reported, and a password may hold "/" or "#".
+    """
+    scheme, sep, rest = value.partition("://")
+    if "@" not in rest:
         return value
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
 
 
 def _status_map(lines: list[str]) -> dict[str, Status]:

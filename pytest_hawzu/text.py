@@ -11,9 +11,13 @@ that a character was there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 REPLACEMENT = "\ufffd"
+HIDDEN = "***"
+# A shorter "secret" is no real one, and hiding it would garble the text.
+MIN_SECRET = 8
 
 
 def valid(text: str) -> str:
@@ -32,12 +36,17 @@ def valid(text: str) -> str:
 
 def valid_json(value: Any) -> Any:
     """`value` (JSON-like: dicts, lists, strings, numbers) with every string `valid`."""
+    return map_strings(value, valid)
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of JSON-like `value` with `change` applied to every string, keys included."""
     if isinstance(value, str):
-        return valid(value)
+        return change(value)
     if isinstance(value, dict):
-        return {valid(str(k)): valid_json(v) for k, v in value.items()}
+        return {change(str(k)): map_strings(v, change) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [valid_json(v) for v in value]
+        return [map_strings(v, change) for v in value]
     return value
 
 
@@ -47,3 +56,13 @@ def as_bytes(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a surrogate that stands for no byte
         return valid(text).encode("utf-8")
+
+
+def hiding(secret: str) -> str:
+    """The secret `hide` should hide: "" (nothing) for one too short to be real."""
+    return secret if len(secret) >= MIN_SECRET else ""
+
+
+def hide(text: str, secret: str) -> str:
+    """`text` with `secret` (from `hiding`) shown as ***."""
+    return text.replace(secret, HIDDEN) if secret and secret in text else text

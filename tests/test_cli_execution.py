@@ -192,6 +192,16 @@ def test_a_bad_hawzu_url_in_the_environment_is_named_as_such(hawzu_env, monkeypa
     assert err.startswith("hawzu: error: HAWZU_URL 'ftp://example.com': "), err
 
 
+def test_a_url_python_cannot_split_is_one_line(hawzu_env, monkeypatch, capsys):
+    got, out, err = run(
+        capsys, "execution", "create", "--release", "1.4.0", "--url", "https://u:hunter2@[::1"
+    )
+    assert (got, out) == (2, "")
+    assert err.startswith("hawzu: error: --url "), err
+    assert "hunter2" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -893,6 +893,16 @@ def test_a_url_with_a_password_is_a_usage_error_that_does_not_show_it(pytester, 
     assert "hunter2" not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("url", ["https://ci:hunter2@[::1", "https://[api.hawzu.com"])
+def test_a_url_python_cannot_split_is_a_usage_error(pytester, hawzu_env, url):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*FAST, f"--hawzu-url={url}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert_clean(result)
+    result.stderr.fnmatch_lines(["*--hawzu-url=*: *"])
+    assert "hunter2" not in result.stdout.str() + result.stderr.str()
+
+
 @pytest.mark.parametrize("quiet", [["-q"], ["-qq"], []], ids=["q", "qq", "default"])
 def test_lines_said_during_the_run_start_on_a_line_of_their_own(pytester, hawzu_env, quiet):
     # With -q pytest writes its progress dots without ending the line.

@@ -8,13 +8,15 @@ in the spool directory are searched for the token.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from typing import Any
 
 import pytest
 
-from pytest_hawzu.client import HawzuClient, HawzuError
+from pytest_hawzu.client import ApiError, HawzuClient, HawzuError
+from pytest_hawzu.model import CaseResult, Status
 from pytest_hawzu.retry import Retrier, RetryPolicy
 from pytest_hawzu.sandbox import Sandbox
 from pytest_hawzu.startup import Plan, open_execution
@@ -28,6 +30,7 @@ from tests.conftest import (
     assert_clean,
     assert_no_token,
     only_execution,
+    spool_files,
     statuses,
 )
 
@@ -257,3 +260,128 @@ def test_the_sandbox_never_logs_the_authorization_header(pytester, hawzu_env):
     for record in hawzu_env.requests():
         assert "Authorization" not in record.headers
         assert TOKEN not in repr(record)
+
+
+# -- what a server says back ------------------------------------------------------------------
+
+
+def _echoing(httpserver: Any) -> HawzuClient:
+    return HawzuClient(httpserver.url_for("/").rstrip("/"), TOKEN, timeout=5)
+
+
+def test_an_error_that_echoes_the_token_in_any_field_does_not_show_it(httpserver):
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        {
+            "error": {
+                "code": f"BAD_{TOKEN}",
+                "message": f"token {TOKEN} is invalid",
+                "details": {"token": TOKEN, "seen": [TOKEN]},
+            }
+        },
+        status=401,
+    )
+    client = _echoing(httpserver)
+    with pytest.raises(ApiError) as raised:
+        client.me()
+    client.close()
+    error = raised.value
+    assert TOKEN not in str(error)
+    assert TOKEN not in error.code
+    assert TOKEN not in repr(dict(error.details))
+
+
+def test_rejected_items_that_echo_the_token_do_not_show_it(httpserver):
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        {
+            "accepted": 0,
+            "rejected": [
+                {
+                    "index": 0,
+                    "test_case_id": "TCM-1",
+                    "error": {"code": f"X_{TOKEN}", "message": TOKEN},
+                }
+            ],
+        }
+    )
+    client = _echoing(httpserver)
+    outcome = client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)])
+    client.close()
+    (rejection,) = outcome.rejected
+    assert TOKEN not in repr(rejection)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(lambda r: r.respond_with_json({"echo": TOKEN}), id="json"),
+        pytest.param(
+            # The token just past the excerpt's cut: cut first, it would show in part.
+            lambda r: r.respond_with_data("x" * 70 + TOKEN, content_type="text/html"),
+            id="html",
+        ),
+    ],
+)
+def test_an_answer_that_is_not_the_api_does_not_show_the_token(httpserver, answer):
+    answer(httpserver.expect_request(re.compile(".*")))
+    client = _echoing(httpserver)
+    with pytest.raises(ApiError) as raised:
+        client.get_release("rel_7")
+    client.close()
+    assert raised.value.code == "NOT_THE_API"
+    assert TOKEN[:8] not in str(raised.value)
+
+
+def test_a_loopback_url_is_never_sent_through_a_proxy(sb, monkeypatch):
+    """Plain HTTP is for loopback only; through a proxy the token would cross the
+    network in clear, and a sandbox run behind a company proxy would fail."""
+    with socket.socket() as proxy:
+        proxy.bind(("127.0.0.1", 0))
+        proxy.listen()
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = HawzuClient(sb.url, sb.token, timeout=5)
+        assert client.me().project_ids
+        client.close()
+    assert [r.path for r in sb.requests()] == ["/api/v1/me"]
+
+
+# -- a test that shows the token itself ----------------------------------------------------------
+
+SHOWS_THE_TOKEN = """
+import os
+import pytest
+from pytest_hawzu import hawzu_step
+
+@pytest.mark.hawzu("TCM-1")
+def test_prints_its_environment():
+    token = os.environ["HAWZU_API_TOKEN"]
+    print("environment:", token)
+    with hawzu_step(f"log in as {token}"):
+        assert token == "expected", f"wrong token {token}"
+"""
+
+
+@pytest.mark.parametrize("outage", [False, True], ids=["delivered", "journal-kept"])
+def test_a_test_that_shows_the_token_does_not_put_it_in_hawzu_or_the_spool(
+    pytester, hawzu_env, outage
+):
+    """pytest's own output is the user's; what the plugin keeps and sends is not."""
+    if outage:
+        hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+    pytester.makepyfile(SHOWS_THE_TOKEN)
+    result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
+    result.assert_outcomes(failed=1)
+    for path in spool_files(pytester.path / ".hawzu"):
+        assert TOKEN.encode() not in path.read_bytes(), path
+    if outage:
+        assert spool_files(pytester.path / ".hawzu")
+        return
+    found = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert found["status"] == "FAILED"
+    assert "wrong token ***" in found["notes"]
+    assert TOKEN not in repr(found)
+    contents = b"".join(hawzu_env.attachment(a["id"]) for a in found["attachments"])
+    assert b"environment: ***" in contents
+    assert TOKEN.encode() not in contents

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_hawzu.text import REPLACEMENT, as_bytes, valid, valid_json
+from pytest_hawzu.text import REPLACEMENT, as_bytes, hide, hiding, valid, valid_json
 
 
 @given(st.text())
@@ -40,3 +40,9 @@ def test_captured_output_gets_its_original_bytes_back():
     assert as_bytes(b"caf\xe9".decode("utf-8", "surrogateescape")) == b"caf\xe9"
     assert as_bytes("caf\u00e9") == "caf\u00e9".encode()
     assert as_bytes("\ud800") == REPLACEMENT.encode()
+
+
+def test_a_secret_is_hidden_unless_too_short_to_be_one():
+    assert hide("token abcdefgh here", hiding("abcdefgh")) == "token *** here"
+    assert hiding("abc") == ""
+    assert hide("abc abc", hiding("abc")) == "abc abc"
