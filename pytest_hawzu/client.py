@@ -7,9 +7,11 @@ makes exactly one attempt per call; throttling and retries are the caller's.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,8 +19,16 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from pytest_hawzu import __version__
-from pytest_hawzu.model import PASSED_PHASES, CaseResult, Rejection, Status
+from pytest_hawzu import __version__, notes
+from pytest_hawzu.model import (
+    PASSED_PHASES,
+    SEVERITY,
+    CaseResult,
+    Rejection,
+    Status,
+    Step,
+    worst,
+)
 from pytest_hawzu.text import map_strings, valid, valid_json
 
 if TYPE_CHECKING:
@@ -31,6 +41,13 @@ MAX_TITLE = 255
 MAX_DESCRIPTION = 10_000
 MAX_NOTES = 65_535
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Hawzu documents no limits for these [assumed]. Ours keep one result, and so
+# one batch, a sane size whatever a suite produces: a skip reason of a
+# megabyte, ids made from data, a case with hundreds of failing subtests.
+MAX_STEPS = 500
+MAX_STEP_NAME = 255
+MAX_STEP_NOTES = 2_000  # a step's error line; the result's notes have the traceback
+MAX_NODEIDS = 65_535
 
 STATUS_WIRE: dict[Status, str] = {
     Status.PASSED: "PASSED",
@@ -155,15 +172,11 @@ def result_to_wire(result: CaseResult) -> dict[str, Any]:
         body["finished_at"] = iso(result.finished_at)
     if result.steps:
         body["steps"] = (
-            _PASSED_PHASES_WIRE
-            if result.steps is PASSED_PHASES
-            else [_step_to_wire(s.name, s.status, s.notes) for s in result.steps]
+            _PASSED_PHASES_WIRE if result.steps is PASSED_PHASES else _steps_to_wire(result.steps)
         )
     automation: dict[str, str] = {}
     if result.nodeids:
-        automation["nodeid"] = (
-            result.nodeids[0] if len(result.nodeids) == 1 else "\n".join(result.nodeids)
-        )
+        automation["nodeid"] = notes.trim_end("\n".join(result.nodeids), MAX_NODEIDS)
     if result.worker:
         automation["worker"] = result.worker
     if automation:
@@ -171,10 +184,36 @@ def result_to_wire(result: CaseResult) -> dict[str, Any]:
     return body
 
 
-def _step_to_wire(name: str, status: Status, notes: str) -> dict[str, str]:
+def _steps_to_wire(steps: Sequence[Step]) -> list[dict[str, str]]:
+    """Each step within its limits; past MAX_STEPS, one step stands for the rest.
+
+    Those kept are the ones that say what went wrong first, in their order.
+    """
+    kept, rest = list(steps), []
+    if len(steps) > MAX_STEPS:
+        worst_first = sorted(range(len(steps)), key=lambda i: -SEVERITY[steps[i].status])
+        kept = [steps[i] for i in sorted(worst_first[: MAX_STEPS - 1])]
+        rest = [steps[i] for i in worst_first[MAX_STEPS - 1 :]]
+    wire = [
+        _step_to_wire(
+            notes.middle_cut(s.name, MAX_STEP_NAME),
+            s.status,
+            notes.keep_head(s.notes, MAX_STEP_NOTES),
+        )
+        for s in kept
+    ]
+    if rest:
+        status = functools.reduce(worst, (s.status for s in rest))
+        counts = Counter(STATUS_WIRE[s.status] for s in rest)
+        told = ", ".join(f"{n} {wired}" for wired, n in sorted(counts.items()))
+        wire.append(_step_to_wire(f"{len(rest)} more steps", status, told))
+    return wire
+
+
+def _step_to_wire(name: str, status: Status, text: str) -> dict[str, str]:
     step = {"name": name, "status": STATUS_WIRE[status]}
-    if notes:
-        step["notes"] = notes
+    if text:
+        step["notes"] = text
     return step
 
 

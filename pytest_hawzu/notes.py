@@ -16,10 +16,23 @@ MIN_SHARE = 200  # room for one test's line and a little of its traceback
 # Colour and cursor codes: pytest colours assertion diffs when --color=yes or
 # PY_COLORS=1, and they belong to a terminal, not to Hawzu.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+# What is left of a code that pytest's truncation of long output cut short.
+_CUT_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*)?")
 
 
 def plain(text: str) -> str:
-    return _ESCAPES.sub("", text)
+    if "\x1b" not in text:
+        return text
+    return _CUT_ESCAPES.sub("", _ESCAPES.sub("", text))
+
+
+def middle_cut(text: str, limit: int) -> str:
+    """Fit one line in `limit`: its start (the node ID) and its end (the error)."""
+    if len(text) <= limit:
+        return text
+    marker = " [...] "
+    keep = max(limit - len(marker), 0)
+    return text[: keep // 2] + marker + text[len(text) - (keep - keep // 2) :]
 
 
 def trim_tail(text: str, limit: int) -> str:
@@ -48,8 +61,7 @@ def keep_head(text: str, limit: int) -> str:
         marker = f" [... {len(text) - limit} characters trimmed ...] "
         keep = max(limit - len(marker), 0)
         return text[: keep // 2] + marker + text[len(text) - (keep - keep // 2) :]
-    if len(head) > limit // 2:
-        head = head[: limit // 2] + " [...]"
+    head = middle_cut(head, limit // 2)
     return head + "\n" + trim_tail(body, max(limit - len(head) - 1, 0))
 
 
@@ -115,7 +127,8 @@ def failure(nodeid: str, report: Any, limit: int, phase: str = "") -> str:
     line = error_line(report)
     if len(line) > limit // 2:  # a huge message must not push the node ID out
         line = line[: limit // 2] + " [...]"
-    head = f"{nodeid}{where}: {line}"
+    # Nor a huge node ID (ids made from data) the message.
+    head = f"{middle_cut(nodeid, limit // 4)}{where}: {line}"
     body = traceback_text(report)
     # A failure without a traceback (pytest.fail(pytrace=False), a strict
     # XPASS, a plugin's own text) is its message alone: said once.

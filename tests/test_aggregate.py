@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -218,3 +219,30 @@ def test_one_long_line_keeps_its_start_and_end_in_the_whole_limit():
     assert kept.startswith("a")
     assert kept.endswith("b")
     assert "characters trimmed" in kept
+
+
+class _Crash:
+    """A failure's longrepr as pytest makes it: a crash line, and the text of all of it."""
+
+    def __init__(self, message: str) -> None:
+        self.reprcrash = SimpleNamespace(message=message)
+        self.text = f"    def test():\n>       assert 0, {message!r}\nE       {message}"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def test_a_node_id_longer_than_the_notes_keeps_the_error():
+    nodeid = "test_l.py::test_long_id[" + "I" * 9000 + "]"
+    report = SimpleNamespace(longrepr=_Crash("AssertionError: the real reason"))
+    failure = notes.failure(nodeid, report, 8000)
+    for text in (failure, notes.join([failure, "another part"], 8000)):
+        assert "AssertionError: the real reason" in text
+        assert text.startswith("test_l.py::test_long_id[III")
+        assert len(text) <= 8000
+
+
+def test_a_colour_code_cut_in_the_middle_leaves_no_escape():
+    # pytest's "Full output truncated" can end a coloured line inside a code.
+    assert "\x1b" not in notes.plain("{'b': [0\x1b[39;49;0...\nE  more")
+    assert notes.plain("\x1b[1m\x1b[31mred\x1b[0m plain\x1b") == "red plain"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from test_delivery import cases_suite, run
 
-from pytest_hawzu.client import ApiError, HawzuClient, TransportError
-from pytest_hawzu.model import CaseResult, Status
+from pytest_hawzu.client import MAX_STEPS, ApiError, HawzuClient, TransportError, result_to_wire
+from pytest_hawzu.model import CaseResult, Status, Step
 from pytest_hawzu.sandbox import Sandbox
 from tests.conftest import FAST, HAWZU
 
@@ -148,3 +148,19 @@ def test_odd_but_usable_answers_are_read_as_far_as_they_go(httpserver):
     client.close()
     (rejection,) = outcome.rejected
     assert (rejection.case_id, rejection.message) == ("TCM-1", "no such case")
+
+
+# -- the wire form --------------------------------------------------------------------------
+
+
+def test_past_the_step_limit_the_failures_are_kept_and_one_step_stands_for_the_rest():
+    passed = [Step(f"test[{n}]", Status.PASSED) for n in range(MAX_STEPS + 50)]
+    steps = [*passed[:300], Step("test[broken]", Status.FAILED, "boom"), *passed[300:]]
+    wire = result_to_wire(CaseResult("TCM-1", Status.FAILED, steps=tuple(steps)))["steps"]
+    assert len(wire) == MAX_STEPS
+    names = [s["name"] for s in wire]
+    # The failed one kept in its place, then the first of the others.
+    assert names[299:302] == ["test[299]", "test[broken]", "test[300]"]
+    assert names[-2] == f"test[{MAX_STEPS - 3}]"
+    left = len(steps) - (MAX_STEPS - 1)
+    assert wire[-1] == {"name": f"{left} more steps", "status": "PASSED", "notes": f"{left} PASSED"}

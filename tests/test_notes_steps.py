@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from pytest_hawzu.client import MAX_NOTES
+from pytest_hawzu.client import (
+    MAX_NODEIDS,
+    MAX_NOTES,
+    MAX_STEP_NAME,
+    MAX_STEP_NOTES,
+    MAX_STEPS,
+)
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT
 from tests.conftest import FAST, QUICK, only_execution, statuses
 
@@ -496,3 +503,41 @@ def test_notes_hawzu_receives_are_valid_unicode_without_nul(pytester, hawzu_env)
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
     assert "got caf\ufffd\ufffd back" in found["TCM-2"]["notes"]
     assert_valid_text(found)
+
+
+# -- size -------------------------------------------------------------------------------------
+
+HUGE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_skips_for_a_long_reason():
+    pytest.skip("S" * 1_000_000)
+
+@pytest.mark.hawzu("TCM-2")
+@pytest.mark.parametrize("v", ["I" * 100_000, "J" * 100_000])
+def test_has_long_ids(v):
+    assert 0
+
+@pytest.mark.hawzu("TCM-3")
+def test_fails_many_subtests(subtests):
+    for i in range(150):
+        with subtests.test(i=i):
+            assert 0, "x" * 5000
+"""
+
+
+def test_every_part_of_a_result_is_bounded_whatever_the_tests_produce(pytester, hawzu_env):
+    pytester.makepyfile(HUGE)
+    pytester.runpytest(*FAST)
+    found = results(hawzu_env)
+    assert set(found) == {"TCM-1", "TCM-2", "TCM-3"}
+    for result in found.values():
+        assert len(json.dumps(result)) < 500_000
+        assert len(result["steps"]) <= MAX_STEPS
+        for step in result["steps"]:
+            assert len(step["name"]) <= MAX_STEP_NAME
+            assert len(step.get("notes", "")) <= MAX_STEP_NOTES
+        assert len(result["automation"]["nodeid"]) <= MAX_NODEIDS
+    assert found["TCM-1"]["steps"][1]["notes"].startswith("SSSS")
+    assert len(found["TCM-3"]["steps"]) == 153  # within the limit: each subtest a step
