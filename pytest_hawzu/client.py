@@ -29,7 +29,7 @@ from pytest_hawzu.model import (
     Step,
     worst,
 )
-from pytest_hawzu.text import map_strings, valid, valid_json
+from pytest_hawzu.text import hide, hiding, map_strings, valid, valid_json
 
 if TYPE_CHECKING:
     import requests
@@ -257,6 +257,7 @@ class HawzuClient:
         self._session.cert = found["cert"]
         self._session.trust_env = False
         self._token = token
+        self._secret = hiding(token)
 
     def __repr__(self) -> str:
         return f"HawzuClient(url={self.url!r})"
@@ -379,7 +380,7 @@ class HawzuClient:
             self.observer(response_headers)
         # Everything said about an answer comes from here: an echoed token goes now.
         body = _json_object(response)
-        if body and self._token and self._token in response.text:
+        if body and self._secret and self._secret in response.text:
             body = map_strings(body, self._redact)
         if response.status_code >= 400:
             raise _api_error(response.status_code, body or {}, response_headers, self._redact)
@@ -390,7 +391,7 @@ class HawzuClient:
         return response.status_code, body or {}
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return hide(text, self._secret)
 
 
 def is_loopback(host: str) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_hawzu import cases, settings, steps, title
+from pytest_hawzu import cases, settings, steps
 from pytest_hawzu.attachments import ATTACHER, Attacher, Source
 from pytest_hawzu.tagger import Tagger
 
@@ -41,7 +41,6 @@ def pytest_configure(config: pytest.Config) -> None:
                 "--hawzu-sandbox needs a release to report into: add --hawzu-release=1.4.0"
             )
         return
-    _check_title(s)
     if _runs_no_tests(config):
         return
     # Where tests run; relative spool directories are the invocation directory's.
@@ -86,13 +85,6 @@ def _runs_no_tests(config: pytest.Config) -> bool:
     were only set up has not passed.
     """
     return any(getattr(config.option, name, False) for name in _NO_TESTS)
-
-
-def _check_title(s: settings.Settings) -> None:
-    try:
-        title.validate(s.title or title.DEFAULT_TITLE)
-    except title.TemplateError as exc:
-        raise pytest.UsageError(f"--hawzu-title: {exc}") from None
 
 
 def _target(config: pytest.Config, s: settings.Settings) -> tuple[str, str | None]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_hawzu import status
+from pytest_hawzu import status, title
 from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH, is_loopback
 from pytest_hawzu.model import Status
 
@@ -284,9 +284,9 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         release=raw["release"] or None,
         url=_url(raw["url"] or DEFAULT_URL, name["url"]),
         project=raw["project"] or None,
-        title=raw["title"] or None,
+        title=_title(name["title"], raw["title"], bool(raw["release"] or raw["execution"])),
         execution=raw["execution"] or None,
-        execution_key=_key(raw["execution_key"]),
+        execution_key=_key(name["execution_key"], raw["execution_key"]),
         complete=config.getoption("hawzu_complete"),
         rate=number("rate", float, MIN_RATE),
         timeout=number("timeout", float, MIN_TIMEOUT, MAX_TIMEOUT),
@@ -358,15 +358,25 @@ def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _key(value: str | None) -> str | None:
+def _key(name: str, value: str | None) -> str | None:
     if not value:
         return None
     if len(value) > 255 or not all(33 <= ord(c) <= 126 for c in value):
         raise pytest.UsageError(
-            f"--hawzu-execution-key={value!r}: expected 1 to 255 printable ASCII characters "
+            f"{name}={value!r}: expected 1 to 255 printable ASCII characters "
             "without spaces (a CI pipeline ID works well)"
         )
     return value
+
+
+def _title(name: str, template: str | None, reporting: bool) -> str | None:
+    """The title template, checked when a session will use it."""
+    if template and reporting:
+        try:
+            title.validate(template)
+        except title.TemplateError as exc:
+            raise pytest.UsageError(f"{name}: {exc}") from None
+    return template or None
 
 
 def _url(value: str, name: str) -> str:

@@ -385,3 +385,12 @@ def test_a_test_that_shows_the_token_does_not_put_it_in_hawzu_or_the_spool(
     contents = b"".join(hawzu_env.attachment(a["id"]) for a in found["attachments"])
     assert b"environment: ***" in contents
     assert TOKEN.encode() not in contents
+
+
+def test_a_token_too_short_to_be_a_secret_does_not_garble_messages():
+    client = HawzuClient(f"http://127.0.0.1:{closed_port()}", "e", timeout=2)
+    with pytest.raises(HawzuError) as raised:
+        client.me()
+    client.close()
+    assert "GET /me" in str(raised.value)
+    assert "Connection" in str(raised.value)

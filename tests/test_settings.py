@@ -157,12 +157,30 @@ def test_bad_values_are_one_line_usage_errors(pytester, args, ini, message):
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
-def test_a_bad_value_from_the_environment_names_the_variable(pytester, monkeypatch):
-    monkeypatch.setenv("HAWZU_ATTACH", "bogus")
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("HAWZU_ATTACH", "bogus", "HAWZU_ATTACH='bogus': expected one of none, failed, all"),
+        ("HAWZU_EXECUTION_KEY", "a b", "HAWZU_EXECUTION_KEY='a b': expected 1 to 255*"),
+        ("HAWZU_TITLE", "{0}", "HAWZU_TITLE: *positional field*"),
+    ],
+)
+def test_a_bad_value_from_the_environment_names_the_variable(
+    pytester, monkeypatch, var, value, message
+):
+    monkeypatch.setenv(var, value)
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest("--hawzu-release=1.4.0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: HAWZU_ATTACH='bogus': expected one of none, failed, all"])
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_a_bad_title_from_the_ini_file_names_the_key(pytester):
+    pytester.makeini("[pytest]\nhawzu_title = {nope}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--hawzu-release=1.4.0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: hawzu_title: *unknown field*{nope}*"])
 
 
 def test_status_map_overrides_defaults():
