@@ -369,6 +369,9 @@ class HawzuClient:
                     headers=all_headers,
                     files=files,
                     timeout=self.timeout if timeout is None else min(timeout, self.timeout),
+                    # Results go where the user said or nowhere: a moved API or a
+                    # captive portal is reported, not followed.
+                    allow_redirects=False,
                 )
         except self._request_error as exc:
             # requests' messages carry the URL but never our headers; stay safe anyway.
@@ -382,6 +385,9 @@ class HawzuClient:
         body = _json_object(response)
         if body and self._secret and self._secret in response.text:
             body = map_strings(body, self._redact)
+        if response.is_redirect:
+            where = self._redact(response_headers.get("Location", "nowhere"))
+            raise _not_the_api(response.status_code, method, path, f"a redirect to {where}")
         if response.status_code >= 400:
             raise _api_error(response.status_code, body or {}, response_headers, self._redact)
         if response.content and body is None:

@@ -164,3 +164,20 @@ def test_past_the_step_limit_the_failures_are_kept_and_one_step_stands_for_the_r
     assert names[-2] == f"test[{MAX_STEPS - 3}]"
     left = len(steps) - (MAX_STEPS - 1)
     assert wire[-1] == {"name": f"{left} more steps", "status": "PASSED", "notes": f"{left} PASSED"}
+
+
+def test_a_redirect_is_not_followed(httpserver, sandbox):
+    """Results go where the user said, or nowhere: a redirect (a moved API, a
+    captive portal) is reported, and the other host gets nothing."""
+    elsewhere = f"{sandbox.url}/api/v1/executions/exe_1/results"
+    httpserver.expect_request(re.compile(".*")).respond_with_data(
+        "", status=307, headers={"Location": elsewhere}
+    )
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token", timeout=5)
+    with pytest.raises(ApiError) as raised:
+        client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)])
+    client.close()
+    assert raised.value.code == "NOT_THE_API"
+    assert "redirect" in raised.value.message
+    assert elsewhere in raised.value.message
+    assert sandbox.requests() == []
