@@ -37,7 +37,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, HawzuClient
-from pytest_hawzu.text import HIDDEN, as_bytes, hiding, valid
+from pytest_hawzu.text import HIDDEN, as_bytes, hide, hiding, valid
 
 ATTACHER = pytest.StashKey["Attacher"]()
 SUBDIR = "attachments"
@@ -57,7 +57,8 @@ class Attacher:
         self.dir = spool_dir.absolute() / SUBDIR
         self.mode = mode
         # The token, should a test print it: captured output is kept and sent.
-        self.secret = hiding(secret).encode()
+        self.hidden = hiding(secret)
+        self.secret = self.hidden.encode()
 
     def attach(self, item: pytest.Item, source: Source, name: str | None = None) -> None:
         """Attach a file (a path) or bytes to the item's cases; a no-op without cases."""
@@ -65,7 +66,7 @@ class Attacher:
             return
         # Names and messages valid text: execnet refuses a lone surrogate (a
         # name that is not UTF-8), and so may Hawzu.
-        name = valid(str(name)) if name else None
+        name = hide(valid(str(name)), self.hidden) if name else None
         if isinstance(source, (bytes, bytearray, memoryview)):
             entry = self._write_bytes(bytes(source), name or "attachment.bin")
         else:
@@ -96,7 +97,7 @@ class Attacher:
             for suffix, prefix in CAPTURED:
                 text = "".join(content for _, content in report.get_sections(prefix))
                 if text:
-                    name = valid(f"{item.name}-{suffix}.txt")
+                    name = hide(valid(f"{item.name}-{suffix}.txt"), self.hidden)
                     data = as_bytes(text)
                     if self.secret:
                         data = data.replace(self.secret, HIDDEN.encode())
@@ -115,7 +116,7 @@ class Attacher:
     def _copy(self, source: Path, name: str | None) -> dict[str, Any]:
         # A copy, because the test's file may be gone (tmp_path) or changed by
         # the time the sender thread reads it.
-        name = name or valid(source.name)
+        name = name or hide(valid(source.name), self.hidden)
         try:
             size = source.stat().st_size
             if size > MAX_ATTACHMENT_BYTES:

@@ -29,7 +29,7 @@ from pytest_hawzu.model import (
     Step,
     worst,
 )
-from pytest_hawzu.text import hide, hiding, map_strings, valid, valid_json
+from pytest_hawzu.text import hide, hiding, map_strings, valid
 
 if TYPE_CHECKING:
     import requests
@@ -158,25 +158,28 @@ def iso(ts: float | None) -> str | None:
     return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{ms:03d}Z"
 
 
-def result_to_wire(result: CaseResult) -> dict[str, Any]:
+def result_to_wire(result: CaseResult, conceal: Callable[[str], str] = str) -> dict[str, Any]:
+    """The API's form of a result; `conceal` hides the token before anything is cut."""
     body: dict[str, Any] = {
         "test_case_id": result.case_id,
         "status": STATUS_WIRE[result.status],
         "duration_ms": result.duration_ms,
     }
     if result.notes:
-        body["notes"] = result.notes[:MAX_NOTES]
+        body["notes"] = conceal(result.notes)[:MAX_NOTES]
     if result.started_at is not None:
         body["started_at"] = iso(result.started_at)
     if result.finished_at is not None:
         body["finished_at"] = iso(result.finished_at)
     if result.steps:
         body["steps"] = (
-            _PASSED_PHASES_WIRE if result.steps is PASSED_PHASES else _steps_to_wire(result.steps)
+            _PASSED_PHASES_WIRE
+            if result.steps is PASSED_PHASES
+            else _steps_to_wire(result.steps, conceal)
         )
     automation: dict[str, str] = {}
     if result.nodeids:
-        automation["nodeid"] = notes.trim_end("\n".join(result.nodeids), MAX_NODEIDS)
+        automation["nodeid"] = notes.trim_end(conceal("\n".join(result.nodeids)), MAX_NODEIDS)
     if result.worker:
         automation["worker"] = result.worker
     if automation:
@@ -184,21 +187,21 @@ def result_to_wire(result: CaseResult) -> dict[str, Any]:
     return body
 
 
-def _steps_to_wire(steps: Sequence[Step]) -> list[dict[str, str]]:
+def _steps_to_wire(steps: Sequence[Step], conceal: Callable[[str], str]) -> list[dict[str, str]]:
     """Each step within its limits; past MAX_STEPS, one step stands for the rest.
 
     Those kept are the ones that say what went wrong first, in their order.
     """
     kept, rest = list(steps), []
     if len(steps) > MAX_STEPS:
-        worst_first = sorted(range(len(steps)), key=lambda i: -SEVERITY[steps[i].status])
+        worst_first = sorted(range(len(steps)), key=lambda i: _telling(steps[i].status))
         kept = [steps[i] for i in sorted(worst_first[: MAX_STEPS - 1])]
         rest = [steps[i] for i in worst_first[MAX_STEPS - 1 :]]
     wire = [
         _step_to_wire(
-            notes.middle_cut(s.name, MAX_STEP_NAME),
+            notes.middle_cut(conceal(s.name), MAX_STEP_NAME),
             s.status,
-            notes.keep_head(s.notes, MAX_STEP_NOTES),
+            notes.keep_head(conceal(s.notes), MAX_STEP_NOTES),
         )
         for s in kept
     ]
@@ -208,6 +211,11 @@ def _steps_to_wire(steps: Sequence[Step]) -> list[dict[str, str]]:
         told = ", ".join(f"{n} {wired}" for wired, n in sorted(counts.items()))
         wire.append(_step_to_wire(f"{len(rest)} more steps", status, told))
     return wire
+
+
+def _telling(status: Status) -> tuple[bool, int]:
+    """Sort key: steps that did not pass first, the worst of them first."""
+    return status is Status.PASSED, -SEVERITY[status]
 
 
 def _step_to_wire(name: str, status: Status, text: str) -> dict[str, str]:
@@ -283,7 +291,8 @@ class HawzuClient:
         return _release(_needs(self._call("GET", path), "id", "GET", path))
 
     def find_releases(self, project_id: str, name: str) -> list[Release]:
-        body = self._call("GET", "/releases", params={"project_id": project_id, "name": name})
+        params = {"project_id": valid(project_id), "name": valid(name)}
+        body = self._call("GET", "/releases", params=params)
         return [_release(r) for r in body.get("data") or [] if isinstance(r, dict)]
 
     def create_execution(
@@ -320,7 +329,7 @@ class HawzuClient:
         return _execution(_needs(body, "id", "PATCH", path))
 
     def post_results(self, execution_id: str, results: Sequence[CaseResult]) -> BatchOutcome:
-        payload = {"results": [result_to_wire(r) for r in results]}
+        payload = {"results": [result_to_wire(r, self._redact) for r in results]}
         path = f"/executions/{_quote(execution_id)}/results"
         body = self._call("POST", path, json=payload)
         # Taking an answer without either for "all accepted" would lose results
@@ -336,7 +345,7 @@ class HawzuClient:
 
     def upload_attachment(self, execution_id: str, case_id: str, filename: str, data: bytes) -> str:
         path = f"/executions/{_quote(execution_id)}/results/{_quote(case_id)}/attachments"
-        body = self._call("POST", path, files={"file": (valid(filename), data)})
+        body = self._call("POST", path, files={"file": (self._redact(valid(filename)), data)})
         return str(body.get("id", ""))
 
     def get_test_case(self, case_id: str) -> dict[str, Any]:
@@ -364,7 +373,7 @@ class HawzuClient:
                 response = self._session.request(
                     method,
                     self.url + API_PREFIX + path,
-                    json=None if json is None else valid_json(json),
+                    json=None if json is None else map_strings(json, self._sendable),
                     params=params,
                     headers=all_headers,
                     files=files,
@@ -383,7 +392,7 @@ class HawzuClient:
             self.observer(response_headers)
         # Everything said about an answer comes from here: an echoed token goes now.
         body = _json_object(response)
-        if body and self._secret and self._secret in response.text:
+        if body and self._secret:
             body = map_strings(body, self._redact)
         if response.is_redirect:
             where = self._redact(response_headers.get("Location", "nowhere"))
@@ -399,6 +408,9 @@ class HawzuClient:
     def _redact(self, text: str) -> str:
         return hide(text, self._secret)
 
+    def _sendable(self, text: str) -> str:
+        return hide(valid(text), self._secret)
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -410,7 +422,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _quote(segment: str) -> str:
-    return quote(segment, safe="")
+    return quote(valid(segment), safe="")
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:

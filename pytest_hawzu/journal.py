@@ -25,6 +25,7 @@ from typing import IO, Any
 from pytest_hawzu.attachments import Attachment
 from pytest_hawzu.client import MAX_BATCH, MAX_NOTES
 from pytest_hawzu.model import TestOutcome
+from pytest_hawzu.text import hide, hiding
 
 if sys.platform != "win32":
     import fcntl
@@ -37,9 +38,12 @@ SUFFIX = ".jsonl"
 class Journal:
     """Appends records to one journal file; removes it once everything was delivered."""
 
-    def __init__(self, path: Path, stream: IO[bytes]) -> None:
+    def __init__(self, path: Path, stream: IO[bytes], secret: str = "") -> None:
         self.path = path
         self._stream = stream
+        # The token, should a test show it (in a node ID, say): hidden as it is
+        # in JSON, escapes and all.
+        self._secret = _ENCODE(hiding(secret))[1:-1] if hiding(secret) else ""
         # The sender thread writes too (attachments it settled).
         self._lock = threading.Lock()
         # Why writing stopped (a full disk): the run goes on without the
@@ -47,13 +51,13 @@ class Journal:
         self.failure: str | None = None
 
     @classmethod
-    def create(cls, spool_dir: Path, header: Mapping[str, Any]) -> Journal:
+    def create(cls, spool_dir: Path, header: Mapping[str, Any], secret: str = "") -> Journal:
         spool_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         path = spool_dir / f"run-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
         stream = path.open("xb", buffering=0)
         lock(stream)  # a new file: nobody else can hold it yet
-        journal = cls(path, stream)
+        journal = cls(path, stream, secret)
         journal.write({"type": "session", "version": VERSION, **header})
         return journal
 
@@ -63,7 +67,7 @@ class Journal:
     def write(self, record: Mapping[str, Any]) -> None:
         # One write(2) per record, straight to the OS: nothing waits in a Python
         # buffer for a kill -9 to lose, and no flush call on top.
-        line = (_ENCODE(record) + "\n").encode()
+        line = (hide(_ENCODE(record), self._secret) + "\n").encode()
         with self._lock:
             if self._stream.closed or self.failure is not None:
                 return  # a sender thread that outlived the session's end, or a full disk

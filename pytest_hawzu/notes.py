@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_hawzu.text import hide
+
 TRIM_MARK = "[... {n} characters trimmed ...]"
 SEPARATOR = "\n\n"
 MIN_SHARE = 200  # room for one test's line and a little of its traceback
@@ -121,15 +123,17 @@ def traceback_text(report: Any) -> str:
     return plain(str(longrepr)).strip()
 
 
-def failure(nodeid: str, report: Any, limit: int, phase: str = "") -> str:
-    """Node ID, error line and the end of the traceback."""
+def failure(nodeid: str, report: Any, limit: int, phase: str = "", secret: str = "") -> str:
+    """Node ID, error line and the end of the traceback; `secret` hidden before any cut,
+    which could leave part of it."""
     where = f" (in {phase})" if phase else ""
-    line = error_line(report)
+    nodeid = hide(nodeid, secret)
+    line = hide(error_line(report), secret)
     if len(line) > limit // 2:  # a huge message must not push the node ID out
         line = line[: limit // 2] + " [...]"
     # Nor a huge node ID (ids made from data) the message.
     head = f"{middle_cut(nodeid, limit // 4)}{where}: {line}"
-    body = traceback_text(report)
+    body = hide(traceback_text(report), secret)
     # A failure without a traceback (pytest.fail(pytrace=False), a strict
     # XPASS, a plugin's own text) is its message alone: said once.
     if not body or body == head or ("\n" not in body and line.endswith(body)):

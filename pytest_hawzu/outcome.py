@@ -102,17 +102,19 @@ class TestRecorder:
         state = self._running.pop(report.nodeid, None) or _Running(case_ids)
         state.outcome = "failed"
         state.plain = False
-        state.notes.append(f"{report.nodeid}: {note}")
+        self._note(state, f"{report.nodeid}: {note}")
         state.steps.append(Step("call", Status.FAILED, note))
         return self._finish(report, state)
 
     def _setup(self, state: _Running, report: Any) -> None:
         if report.failed:
             state.outcome = "setup_error"
-            state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "setup"))
+            self._note(
+                state, notes.failure(report.nodeid, report, self.notes_limit, "setup", self.secret)
+            )
         elif report.skipped:
             state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
-            state.notes.append(notes.skip_reason(report))
+            self._note(state, notes.skip_reason(report))
         self._step(state, "setup", report)
 
     def _call(self, state: _Running, report: Any) -> None:
@@ -120,22 +122,25 @@ class TestRecorder:
             if report.failed:
                 state.outcome = "failed"
                 name = f"{report.nodeid} {notes.subtest(report)}"
-                state.notes.append(notes.failure(name, report, self.notes_limit))
+                self._note(state, self._failure(name, report))
                 self._step(state, "subtest", report)
             return
         if report.failed:
             # After a failed subtest, pytest's own "contains 1 failed subtest"
             # adds nothing; an exception of the test's own body does.
             if state.outcome != "failed" or _raised(report):
-                state.notes.append(notes.failure(report.nodeid, report, self.notes_limit))
+                self._note(
+                    state,
+                    notes.failure(report.nodeid, report, self.notes_limit, secret=self.secret),
+                )
             state.outcome = "failed"
         elif report.skipped:
             if state.outcome != "failed":  # a skip after a failed subtest hides nothing
                 state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
-            state.notes.append(notes.skip_reason(report))
+            self._note(state, notes.skip_reason(report))
         elif hasattr(report, "wasxfail"):
             state.outcome = "xpass"
-            state.notes.append(f"xpass: {report.wasxfail}" if report.wasxfail else "xpass")
+            self._note(state, f"xpass: {report.wasxfail}" if report.wasxfail else "xpass")
         self._step(state, "call", report)
 
     def _teardown(self, state: _Running, report: Any) -> None:
@@ -143,7 +148,10 @@ class TestRecorder:
             # Only a broken setup (BLOCKED) or a failure says more than this error.
             if state.outcome not in ("setup_error", "failed"):
                 state.outcome = "teardown_error"
-            state.notes.append(notes.failure(report.nodeid, report, self.notes_limit, "teardown"))
+            self._note(
+                state,
+                notes.failure(report.nodeid, report, self.notes_limit, "teardown", self.secret),
+            )
         self._step(state, "teardown", report)
 
     def _step(self, state: _Running, name: str, report: Any) -> None:
@@ -157,7 +165,7 @@ class TestRecorder:
     def _finish(self, report: Any, state: _Running) -> TestOutcome:
         if state.reruns:
             word = "rerun" if state.reruns == 1 else "reruns"
-            state.notes.append(f"{report.nodeid}: final attempt after {state.reruns} {word}")
+            self._note(state, f"{report.nodeid}: final attempt after {state.reruns} {word}")
         steps = PASSED_PHASES if state.plain else tuple(state.steps)
         return self._hidden(
             TestOutcome(
@@ -173,6 +181,13 @@ class TestRecorder:
                 reruns=state.reruns,
             )
         )
+
+    def _failure(self, name: str, report: Any, phase: str = "") -> str:
+        return notes.failure(name, report, self.notes_limit, phase, self.secret)
+
+    def _note(self, state: _Running, text: str) -> None:
+        # Hidden now: notes are cut to fit later, and a cut could keep part of it.
+        state.notes.append(hide(text, self.secret))
 
     def _hidden(self, outcome: TestOutcome) -> TestOutcome:
         secret = self.secret

@@ -46,6 +46,7 @@ from pytest_hawzu.startup import (
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.summary import SessionSummary
 from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases, unpack_scope
+from pytest_hawzu.text import hide, hiding
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader, internal_error
 
@@ -87,6 +88,9 @@ class Reporter:
             RetryPolicy(max_retry_after=settings.max_retry_after),
             sleep=self.abort.wait,
         )
+        # Should a test show the token (in its output, a message, its node ID),
+        # nothing of ours shows it.
+        self.secret = hiding(token)
         self.recorder = TestRecorder(
             StatusTable(settings.status_map), settings.notes_limit, secret=token
         )
@@ -188,7 +192,7 @@ class Reporter:
             "notes_limit": s.notes_limit,
         }
         try:
-            return Journal.create(s.spool_dir, header)
+            return Journal.create(s.spool_dir, header, secret=self.secret)
         except OSError as exc:
             self._problem(f"Hawzu: no journal in {s.spool_dir} ({exc}); results are not kept")
             return None
@@ -560,7 +564,7 @@ class Reporter:
             return
         terminalreporter.write_sep("-", "Hawzu")
         for line in self.summary.lines():
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(hide(line, self.secret))
         if self.sandbox is not None and self.summary.execution_id is not None:
             terminalreporter.write_line(self._sandbox_line(self.summary.execution_id))
 
@@ -589,7 +593,7 @@ class Reporter:
         writer = getattr(terminal, "_tw", None)
         if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
             terminal.write("\n")
-        terminal.write_line(line)
+        terminal.write_line(hide(line, self.secret))
 
 
 T = TypeVar("T")

@@ -19,6 +19,7 @@ import pytest
 from pytest_hawzu import status, title
 from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH, is_loopback
 from pytest_hawzu.model import Status
+from pytest_hawzu.text import valid
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
 # Set by a reporting session for every process it starts. A pytest that one of
@@ -280,6 +281,8 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
     def number(dest: str, kind: Callable[[str], T], low: float, high: float = math.inf) -> T:
         return _number(name[dest], raw[dest], kind, low=low, high=high)
 
+    for dest in ("release", "project", "execution", "title"):
+        _text(name[dest], raw[dest])
     return Settings(
         release=raw["release"] or None,
         url=_url(raw["url"] or DEFAULT_URL, name["url"]),
@@ -358,6 +361,16 @@ def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _text(name: str, value: str | None) -> None:
+    """A value POSIX gave with bytes that are not UTF-8 (as lone surrogates) cannot be
+    sent: Hawzu would be asked for something else than what was meant."""
+    if value and valid(value) != value:
+        raise pytest.UsageError(
+            f"{name}={value!r}: not valid text (a byte that is not UTF-8, or NUL); "
+            "give the value in UTF-8"
+        )
+
+
 def _key(name: str, value: str | None) -> str | None:
     if not value:
         return None
@@ -418,6 +431,8 @@ def shown_url(value: str) -> str:
     cannot split is being reported, and a password may hold "/" or "#".
     """
     scheme, sep, rest = value.partition("://")
+    if not sep:  # "user:pass@host": no scheme to keep
+        scheme, rest = "", value
     if "@" not in rest:
         return value
     return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"

@@ -8,6 +8,7 @@ session (no release, no case IDs) a step only runs its block.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +16,8 @@ import pytest
 
 from pytest_hawzu import tagger
 from pytest_hawzu.model import Status
-from pytest_hawzu.text import valid
+from pytest_hawzu.settings import TOKEN_ENV
+from pytest_hawzu.text import hide, hiding, valid
 
 # Longest notes of one step: the error line, not a traceback (the phase step has that).
 STEP_NOTES_LIMIT = 2_000
@@ -60,4 +62,6 @@ def _status_of(exc: BaseException) -> Status:
 def _describe(exc: BaseException) -> str:
     message = str(exc).strip()
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return text[:STEP_NOTES_LIMIT]
+    # The token hidden before the cut, which could leave part of it.
+    secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
+    return hide(text, secret)[:STEP_NOTES_LIMIT]

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.attachments import ATTACHER
+from pytest_hawzu.text import valid
 
 SCOPE_KEY = "hawzu_scope"
 TAG = "hawzu"  # the report attribute; JSON-safe, so xdist carries it as it is
@@ -97,7 +98,9 @@ class Tagger:
             from pytest_hawzu.uploader import internal_error
 
             # Said by the controller, as attachments that could not be kept are.
-            return [{"phase": report.when, "error": f"were not kept: {internal_error(exc)}"}]
+            # Valid text: a bug's message may quote a name execnet cannot carry.
+            error = valid(f"were not kept: {internal_error(exc)}")
+            return [{"phase": report.when, "error": error}]
         return files
 
     @property

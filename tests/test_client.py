@@ -166,6 +166,14 @@ def test_past_the_step_limit_the_failures_are_kept_and_one_step_stands_for_the_r
     assert wire[-1] == {"name": f"{left} more steps", "status": "PASSED", "notes": f"{left} PASSED"}
 
 
+def test_past_the_step_limit_a_skipped_step_is_kept_before_passed_ones():
+    passed = [Step(f"test[{n}]", Status.PASSED) for n in range(MAX_STEPS + 50)]
+    steps = [*passed, Step("test[skipped]", Status.SKIPPED, "no db")]
+    wire = result_to_wire(CaseResult("TCM-1", Status.PASSED, steps=tuple(steps)))["steps"]
+    assert wire[-2]["name"] == "test[skipped]"
+    assert wire[-1]["notes"].endswith("PASSED")
+
+
 def test_a_redirect_is_not_followed(httpserver, sandbox):
     """Results go where the user said, or nowhere: a redirect (a moved API, a
     captive portal) is reported, and the other host gets nothing."""

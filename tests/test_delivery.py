@@ -893,7 +893,9 @@ def test_a_url_with_a_password_is_a_usage_error_that_does_not_show_it(pytester, 
     assert "hunter2" not in result.stdout.str() + result.stderr.str()
 
 
-@pytest.mark.parametrize("url", ["https://ci:hunter2@[::1", "https://[api.hawzu.com"])
+@pytest.mark.parametrize(
+    "url", ["https://ci:hunter2@[::1", "https://[api.hawzu.com", "ci:hunter2@api.hawzu.com"]
+)
 def test_a_url_python_cannot_split_is_a_usage_error(pytester, hawzu_env, url):
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest(*FAST, f"--hawzu-url={url}")

@@ -354,12 +354,29 @@ import os
 import pytest
 from pytest_hawzu import hawzu_step
 
+TOKEN = os.environ["HAWZU_API_TOKEN"]
+
 @pytest.mark.hawzu("TCM-1")
 def test_prints_its_environment():
-    token = os.environ["HAWZU_API_TOKEN"]
+    print("environment:", TOKEN)
+    with hawzu_step(f"log in as {TOKEN}"):
+        assert TOKEN == "expected", f"wrong token {TOKEN}"
+
+@pytest.mark.hawzu("TCM-2")
+@pytest.mark.parametrize("token", [TOKEN, "other"])
+def test_named_after_it(token):
     print("environment:", token)
-    with hawzu_step(f"log in as {token}"):
-        assert token == "expected", f"wrong token {token}"
+    assert 0
+
+@pytest.mark.hawzu("TCM-3")
+def test_fails_with_it_where_the_notes_are_cut():
+    # The error line is cut at half the notes limit (8,000): the token across it.
+    raise ValueError("x" * (4000 - len("ValueError: ") - 10) + TOKEN)
+
+@pytest.mark.hawzu("TCM-4")
+def test_fails_with_it_where_a_step_is_cut():
+    with hawzu_step("long"):
+        raise ValueError("x" * (2000 - len("ValueError: ") - 10) + TOKEN)
 """
 
 
@@ -372,19 +389,28 @@ def test_a_test_that_shows_the_token_does_not_put_it_in_hawzu_or_the_spool(
         hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
     pytester.makepyfile(SHOWS_THE_TOKEN)
     result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=5)
+    # Whole or in part: cut text must not keep the token's start.
+    part = TOKEN[:6]
     for path in spool_files(pytester.path / ".hawzu"):
-        assert TOKEN.encode() not in path.read_bytes(), path
+        assert part.encode() not in path.read_bytes(), path
+        assert part not in path.name
+    for line in result.outlines:
+        if line.startswith(("Hawzu", "rejected", "not ")):
+            assert part not in line
     if outage:
         assert spool_files(pytester.path / ".hawzu")
         return
-    found = only_execution(hawzu_env)["results"]["TCM-1"]
-    assert found["status"] == "FAILED"
-    assert "wrong token ***" in found["notes"]
-    assert TOKEN not in repr(found)
-    contents = b"".join(hawzu_env.attachment(a["id"]) for a in found["attachments"])
+    found = only_execution(hawzu_env)["results"]
+    assert {r["status"] for r in found.values()} == {"FAILED"}
+    assert "wrong token ***" in found["TCM-1"]["notes"]
+    assert part not in repr(found)
+    for result_ in found.values():
+        for attachment in result_.get("attachments", []):
+            assert part not in attachment["filename"]
+            assert part.encode() not in hawzu_env.attachment(attachment["id"])
+    contents = b"".join(hawzu_env.attachment(a["id"]) for a in found["TCM-1"]["attachments"])
     assert b"environment: ***" in contents
-    assert TOKEN.encode() not in contents
 
 
 def test_a_token_too_short_to_be_a_secret_does_not_garble_messages():

@@ -175,6 +175,17 @@ def test_a_bad_value_from_the_environment_names_the_variable(
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
 
 
+@pytest.mark.parametrize("option", ["release", "project", "execution", "title"])
+def test_a_value_that_is_not_utf8_is_a_usage_error(pytester, option):
+    # POSIX hands Python undecodable bytes of argv and the environment as surrogates.
+    value = b"r\xe9l".decode("utf-8", "surrogateescape")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--hawzu-release=1.4.0", f"--hawzu-{option}={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --hawzu-{option}=*: not valid text*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
 def test_a_bad_title_from_the_ini_file_names_the_key(pytester):
     pytester.makeini("[pytest]\nhawzu_title = {nope}\n")
     pytester.makepyfile("def test_a(): pass")
