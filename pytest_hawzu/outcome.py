@@ -58,6 +58,9 @@ class TestRecorder:
         # The token, should a test show it: notes go to the journal and to Hawzu.
         self.secret = hiding(secret)
         self._running: dict[str, _Running] = {}
+        # Reruns of tests whose void attempt sent no report of its own: a
+        # crashed worker's (pytest-rerunfailures holds an attempt's reports back).
+        self._reruns: dict[str, int] = {}
 
     def add(
         self, report: Any, case_ids: tuple[str, ...], user_steps: Sequence[Any] = ()
@@ -68,7 +71,7 @@ class TestRecorder:
         # reports back until it ends, so its subtests' reports come first.
         state = self._running.get(nodeid)
         if state is None:
-            state = self._running[nodeid] = _Running(case_ids)
+            state = self._running[nodeid] = self._started(nodeid, case_ids)
         state.duration += report.duration
         if RERUN in (report.outcome, state.outcome):
             # This attempt is void; its teardown ends it.
@@ -96,10 +99,15 @@ class TestRecorder:
         state = self._running.get(nodeid)
         if state is not None:
             self._running[nodeid] = _Running(state.case_ids, reruns=state.reruns + 1)
+        else:
+            self._reruns[nodeid] = self._reruns.get(nodeid, 0) + 1
+
+    def _started(self, nodeid: str, case_ids: tuple[str, ...]) -> _Running:
+        return _Running(case_ids, reruns=self._reruns.pop(nodeid, 0))
 
     def crashed(self, report: Any, case_ids: tuple[str, ...], note: str) -> TestOutcome:
         """The outcome of a test whose process died while it ran."""
-        state = self._running.pop(report.nodeid, None) or _Running(case_ids)
+        state = self._running.pop(report.nodeid, None) or self._started(report.nodeid, case_ids)
         state.outcome = "failed"
         state.plain = False
         self._note(state, f"{report.nodeid}: {note}")

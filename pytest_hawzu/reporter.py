@@ -119,6 +119,8 @@ class Reporter:
         self.scope_known = False
         self.crashed: list[Any] = []
         self.unmarked = 0
+        # Tests without a case whose current attempt pytest-rerunfailures voided.
+        self.void_attempts: set[str] = set()
         self.announced = False
         self.completion_failed = False
         self.journal_failed = False  # said once
@@ -274,14 +276,24 @@ class Reporter:
             self.record(outcome, report)
 
     def _unmarked(self, report: pytest.TestReport) -> None:
-        if report.when == "teardown":
-            self.unmarked += 1
-        elif report.when not in ("setup", "call"):  # xdist's report for a crashed worker
-            if report.outcome == RERUN:  # pytest-rerunfailures runs the test again
-                self.recorder.rerun(report.nodeid)
-            else:
-                self.crashed.append(report)
+        if report.when in ("setup", "call", "teardown"):
+            self._count_unmarked(report)
+        # Otherwise xdist's report for a crashed worker.
+        elif report.outcome == RERUN:  # pytest-rerunfailures runs the test again
+            self.recorder.rerun(report.nodeid)
+        else:
+            self.crashed.append(report)
         self._announce()
+
+    def _count_unmarked(self, report: pytest.TestReport) -> None:
+        """Count each test once: a void attempt (pytest-rerunfailures) is not a test."""
+        if report.when != "teardown":
+            if report.outcome == RERUN:
+                self.void_attempts.add(report.nodeid)
+        elif report.outcome == RERUN or report.nodeid in self.void_attempts:
+            self.void_attempts.discard(report.nodeid)  # the void attempt ends
+        else:
+            self.unmarked += 1
 
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
         kept = self._accept(outcome, report) if report is not None else outcome
@@ -429,7 +441,9 @@ class Reporter:
             if cases:
                 note = str(report.longrepr)
                 self.record(self.recorder.crashed(report, cases, note), report)
-            elif not self.scope_known:
+            elif self.scope_known:
+                self.unmarked += 1  # it has no case: it sent no teardown to count it by
+            else:
                 self._problem(
                     f"Hawzu: {report.nodeid} crashed its worker before any worker said which "
                     "Hawzu cases its tests cover; it and the tests that never ran are not reported"

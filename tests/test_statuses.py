@@ -282,6 +282,36 @@ def test_a_worker_crash_that_was_rerun_counts_the_final_attempt(pytester, hawzu_
     result = only_execution(hawzu_env)["results"]["TCM-1"]
     assert result["status"] == "PASSED"
     assert "crashed" not in result.get("notes", "")
+    assert result["notes"].endswith("::test_crashes_once: final attempt after 1 rerun")
+
+
+UNMARKED = """
+import os
+import pytest
+
+def test_unmarked_fails():
+    assert False
+
+def test_unmarked_passes():
+    pass
+
+def test_unmarked_crashes(request):
+    if hasattr(request.config, "workerinput"):  # only a worker of this run's own
+        os._exit(1)
+
+@pytest.mark.hawzu("TCM-1")
+def test_marked():
+    pass
+"""
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["no-xdist", "n2"])
+def test_tests_without_a_case_are_counted_once_whatever_reruns_or_crashes(
+    pytester, hawzu_env, xdist
+):
+    pytester.makepyfile(UNMARKED)
+    result = pytester.runpytest("--hawzu-release=1.4.0", "--reruns=2", *xdist)
+    result.stdout.fnmatch_lines(["3 tests have no Hawzu case*"])
 
 
 AFTER_A_FAILED_SUBTEST = """
