@@ -822,51 +822,43 @@ def test_two(hawzu_attach):
 """
 
 
-def test_a_bug_while_collecting_attachments_costs_only_those_attachments(pytester, hawzu_env):
-    pytester.makeconftest(
-        simulated_bug(
+@pytest.mark.parametrize(
+    ("target", "params", "when", "line", "kept"),
+    [
+        pytest.param(
             "attachments.Attacher.collect",
             "self, item, report",
-            when='item.name == "test_two" and report.when == "teardown"',
-        )
-    )
+            'item.name == "test_two" and report.when == "teardown"',
+            "Hawzu: attachments of *::test_two (teardown) were not kept: internal error in "
+            "pytest-hawzu (RuntimeError: simulated bug): please report this",
+            ("TCM-1", "one.txt"),
+            id="collecting",
+        ),
+        pytest.param(
+            "client.HawzuClient.upload_attachment",
+            "self, execution_id, case_id, filename, data",
+            'filename == "one.txt"',
+            "Hawzu: attachment one.txt of TCM-1 (*::test_one) not sent: internal error in "
+            "pytest-hawzu (RuntimeError: simulated bug): please report this",
+            ("TCM-2", "two.txt"),
+            id="sending",
+        ),
+    ],
+)
+def test_a_bug_with_attachments_costs_only_those_attachments(
+    pytester, hawzu_env, target, params, when, line, kept
+):
+    pytester.makeconftest(simulated_bug(target, params, when=when))
     pytester.makepyfile(ATTACHING)
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "Hawzu: attachments of *::test_two (teardown) were not kept: internal error in "
-            "pytest-hawzu (RuntimeError: simulated bug): please report this"
-        ]
-    )
+    result.stdout.fnmatch_lines([line])
     execution = only_execution(hawzu_env)
     assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
     assert execution["status"] == "COMPLETED"
-    assert [a["filename"] for a in execution["results"]["TCM-1"]["attachments"]] == ["one.txt"]
-
-
-def test_a_bug_while_sending_an_attachment_costs_only_that_attachment(pytester, hawzu_env):
-    pytester.makeconftest(
-        simulated_bug(
-            "client.HawzuClient.upload_attachment",
-            "self, execution_id, case_id, filename, data",
-            when='filename == "one.txt"',
-        )
-    )
-    pytester.makepyfile(ATTACHING)
-    result = run(pytester)
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(
-        [
-            "Hawzu: attachment one.txt of TCM-1 (*::test_one) not sent: internal error in "
-            "pytest-hawzu (RuntimeError: simulated bug): please report this"
-        ]
-    )
-    execution = only_execution(hawzu_env)
-    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
-    assert execution["status"] == "COMPLETED"
-    assert [a["filename"] for a in execution["results"]["TCM-2"]["attachments"]] == ["two.txt"]
+    case_id, name = kept
+    assert [a["filename"] for a in execution["results"][case_id]["attachments"]] == [name]
 
 
 def test_a_bug_at_the_end_of_the_session_is_one_line_and_keeps_the_journal(pytester, hawzu_env):
