@@ -256,15 +256,23 @@ class AttachmentQueue:
         with self._lock:
             self._sending = None
 
-    def settle(self, attachment: Attachment) -> None:
-        """One case of `attachment` is done with; remove the file after the last."""
+    def settle(self, attachment: Attachment) -> str | None:
+        """One case of `attachment` is done with; remove the file after the last.
+
+        Why the file could not be removed, if it could not: a leftover copy,
+        which must not stop anything.
+        """
         with self._lock:
             left = self._left.get(attachment.path, 1) - 1
             if left > 0:
                 self._left[attachment.path] = left
-                return
+                return None
             self._left.pop(attachment.path, None)
-        Path(attachment.path).unlink(missing_ok=True)
+        try:
+            Path(attachment.path).unlink(missing_ok=True)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None
 
     def count(self) -> int:
         """Attachments not settled yet: held, ready or being sent."""

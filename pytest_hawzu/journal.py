@@ -104,14 +104,19 @@ class Journal:
         """A hook dropped the test or moved it to other cases: its own expect nothing."""
         self.write({"type": "dropped", "nodeid": nodeid})
 
-    def close(self, *, delivered: bool) -> None:
+    def close(self, *, delivered: bool) -> str | None:
+        """End the journal, removing it when `delivered`; why it could not be removed."""
         if self._stream.closed:
-            return
+            return None
         self.write({"type": "end", "delivered": delivered})
         with self._lock:
             self._stream.close()
         if delivered:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:
+                return exc.strerror or str(exc)
+        return None
 
 
 @dataclass

@@ -448,9 +448,14 @@ class Uploader:
 
     def _settle_all(self, case_id: str, attachments: list[Attachment]) -> None:
         for attachment in attachments:
-            self.files.settle(attachment)
+            # Noted first: should anything follow fail, it is still never sent twice.
             if self.on_attachment is not None:
                 self.on_attachment(attachment, case_id)
+            failed = self.files.settle(attachment)
+            if failed is not None:
+                self._report(
+                    f"Hawzu: could not remove the sent copy {attachment.path} ({failed}); delete it"
+                )
 
     def _keep(self, case_id: str, attachment: Attachment, reason: str) -> None:
         self.delivery.attachments_unsent[f"{case_id}: {attachment.name}"] = reason

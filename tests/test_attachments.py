@@ -380,3 +380,59 @@ def test_captured_logs_that_are_not_utf8_are_attached_as_they_were(pytester, haw
     }
     (log,) = [v for k, v in attached(hawzu_env, "TCM-1").items() if k.endswith("-log.txt")]
     assert b"opening caf\xe9" in log
+
+
+# -- the file system says no ------------------------------------------------------------------
+
+UNREMOVABLE_COPIES = """
+import pathlib
+
+original = pathlib.Path.unlink
+
+def unlink(self, missing_ok=False):
+    if self.parent.name == "attachments":  # a read-only spool directory, say
+        raise PermissionError(13, "Permission denied", str(self))
+    return original(self, missing_ok=missing_ok)
+
+def pytest_configure(config):
+    pathlib.Path.unlink = unlink
+
+def pytest_unconfigure(config):
+    pathlib.Path.unlink = original
+"""
+
+LATER_RESULTS = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_attaches(hawzu_attach):
+    hawzu_attach(b"a", name="a.bin")
+
+@pytest.mark.hawzu("TCM-2")
+@pytest.mark.parametrize("i", range(3))
+def test_later(i):
+    assert i != 1
+
+@pytest.mark.hawzu("TCM-3")
+def test_last():
+    pass
+"""
+
+
+def test_a_sent_copy_that_cannot_be_removed_stops_nothing(pytester, hawzu_env):
+    pytester.makeconftest(UNREMOVABLE_COPIES)
+    pytester.makepyfile(LATER_RESULTS)
+    # One result a batch: the later ones go out after the attachment.
+    result = pytester.runpytest(*FAST, "-o", "hawzu_batch_size=1")
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["Hawzu: could not remove the sent copy *a.bin* (*denied*)*"])
+    execution = only_execution(hawzu_env)
+    assert execution["status"] == "COMPLETED"
+    assert {c: r["status"] for c, r in execution["results"].items()} == {
+        "TCM-1": "PASSED",
+        "TCM-2": "FAILED",
+        "TCM-3": "PASSED",
+    }
+    assert len(execution["results"]["TCM-1"]["attachments"]) == 1
+    assert journals(pytester) == []

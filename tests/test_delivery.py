@@ -861,6 +861,40 @@ def test_a_bug_with_attachments_costs_only_those_attachments(
     assert [a["filename"] for a in execution["results"][case_id]["attachments"]] == [name]
 
 
+UNREMOVABLE_JOURNAL = """
+import pathlib
+
+original = pathlib.Path.unlink
+
+def unlink(self, missing_ok=False):
+    if self.suffix == ".jsonl":  # a read-only spool directory, say
+        raise PermissionError(13, "Permission denied", str(self))
+    return original(self, missing_ok=missing_ok)
+
+def pytest_configure(config):
+    pathlib.Path.unlink = unlink
+
+def pytest_unconfigure(config):
+    pathlib.Path.unlink = original
+"""
+
+
+def test_a_delivered_journal_that_cannot_be_removed_is_one_line(pytester, hawzu_env):
+    pytester.makeconftest(UNREMOVABLE_JOURNAL)
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: every result was delivered, but the journal * could not be removed "
+            "(*denied*): delete it",
+            "results sent: 2 passed, 1 failed",
+        ]
+    )
+    assert "internal error" not in result.stdout.str()
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
 def test_a_bug_at_the_end_of_the_session_is_one_line_and_keeps_the_journal(pytester, hawzu_env):
     pytester.makeconftest(simulated_bug("reporter.Reporter._never_finished", "self"))
     pytester.makepyfile(THREE)
