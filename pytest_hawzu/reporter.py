@@ -105,6 +105,7 @@ class Reporter:
             abort=self.abort,
             on_attachment=self._attachment_settled,
             on_delivered=self.aggregator.delivered,
+            retry_startup=not settings.strict,
         )
         self.inbox = Inbox()
         # Node IDs whose result a `pytest_hawzu_result` hook dropped or moved to

@@ -27,9 +27,12 @@ from pytest_hawzu.client import (
 )
 from pytest_hawzu.model import CaseResult, Rejection, Status, counted
 from pytest_hawzu.retry import DEADLINE_REACHED, NO_ATTEMPTS_LEFT, GaveUp, Retrier
-from pytest_hawzu.startup import describe
+from pytest_hawzu.startup import describe, may_pass
 
 SEND_INTERVAL = 1.0  # seconds a partial batch may wait, so progress shows while tests run
+# Seconds between rounds of start-up attempts that failed in a way that may
+# pass (an outage, a rate limit shared with other shards) while tests run.
+STARTUP_PAUSE = 5.0
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Uploader:
         clock: Callable[[], float] = time.monotonic,
         on_attachment: Callable[[Attachment, str], None] | None = None,
         on_delivered: Callable[[str], None] | None = None,
+        retry_startup: bool = True,
     ) -> None:
         self.client = client
         self.retrier = retrier
@@ -108,6 +112,8 @@ class Uploader:
         self.on_attachment = on_attachment
         # Called on the sender thread for each case whose result Hawzu accepted.
         self.on_delivered = on_delivered
+        # Off in strict mode, where a failed start-up stops the run before any test.
+        self.retry_startup = retry_startup
         self._abort = abort
         self._cond = threading.Condition()
         self._pending: dict[str, CaseResult | None] = {}
@@ -272,14 +278,7 @@ class Uploader:
             self._opened.set()
             return
         try:
-            self.delivery.execution = self.opener()
-        except HawzuError as exc:
-            with self._cond:
-                # After finish() gave up waiting, it has said why; this is only
-                # the retrier noticing the abort.
-                if not self._closed:
-                    self.delivery.startup_error = str(exc)
-                    self._notice(f"Hawzu: {exc}")
+            self.delivery.execution = self._start()
         finally:
             self._opened.set()
         if self.delivery.execution is None:
@@ -288,6 +287,38 @@ class Uploader:
             if batch:
                 self._send(batch)
             self._send_attachments()
+
+    def _start(self) -> Execution | None:
+        """The execution; failures that may pass are tried again while the session lasts,
+        as batches are: a short outage at the start must not cost the whole run."""
+        retried = False
+        while True:
+            try:
+                execution = self.opener()
+            except HawzuError as exc:
+                if self.retry_startup and may_pass(exc) and not self._abort.is_set():
+                    if not retried:
+                        self._notice(f"Hawzu: {exc}; trying again while the session lasts")
+                    retried = True
+                    self._pause_startup()
+                    if not self._abort.is_set():
+                        continue
+                with self._cond:
+                    # After finish() gave up waiting, it has said why; this is only
+                    # the retrier noticing the abort.
+                    if not self._closed:
+                        self.delivery.startup_error = str(exc)
+                        self._notice(f"Hawzu: {exc}")
+                return None
+            if retried:
+                self._notice("Hawzu: start-up went through on a later attempt")
+            return execution
+
+    def _pause_startup(self) -> None:
+        """Wait before the next round, but not once the session is ending."""
+        with self._cond:
+            if not self._finishing:
+                self._cond.wait(STARTUP_PAUSE)
 
     def _next_batch(self) -> list[CaseResult] | None:
         with self._cond:

@@ -240,6 +240,25 @@ def test_start_up_held_back_by_the_rate_does_not_blame_the_network(pytester, haw
     assert "and the network" not in result.stdout.str()
 
 
+def test_a_start_up_that_gives_up_on_a_short_outage_is_tried_again(pytester, hawzu_env):
+    """Batches are queued again after an outage; start-up must be too, or a few
+    seconds of 503s (or of a rate limit shared by shards) lose the whole session."""
+    hawzu_env.fail_next(503, 6, path="/me", retry_after=0)
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-rate=1000")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: checking the token (GET /me) failed: gave up after 6 attempt(s)*; "
+            "trying again while the session lasts",
+            "Hawzu: start-up went through on a later attempt",
+        ]
+    )
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED"}
+    assert execution["status"] == "COMPLETED"
+    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
+
+
 def test_strict_start_up_failure_stops_before_any_test(pytester, hawzu_env):
     result = run(pytester, "--hawzu-release=1.3.0", "--hawzu-strict")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
