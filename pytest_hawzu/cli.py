@@ -223,7 +223,7 @@ def _run_create(args: argparse.Namespace) -> int:
         idempotency_key=key,
     )
     try:
-        execution = open_execution(client, retrier.call, plan)
+        execution = open_execution(client, retrier.call, plan, to_report=False)
     except HawzuError as exc:
         print(f"hawzu: {in_terms(str(exc), EXECUTION_TERMS)}", file=sys.stderr)
         return 1
@@ -300,3 +300,7 @@ def _url(value: str) -> str:
         return check_url(value)
     except ValueError as exc:
         raise CliError(f"--url {shown_url(value)!r}: {exc}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

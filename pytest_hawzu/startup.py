@@ -70,8 +70,14 @@ class Plan:
     execution: str | None = None
 
 
-def open_execution(client: HawzuClient, call: Call, plan: Plan) -> Execution:
-    """Run every start-up step through `call` (which throttles and retries)."""
+def open_execution(
+    client: HawzuClient, call: Call, plan: Plan, *, to_report: bool = True
+) -> Execution:
+    """Run every start-up step through `call` (which throttles and retries).
+
+    `to_report`: results will be sent, so a completed execution is refused
+    (`hawzu execution create` only names it, for a final step to complete).
+    """
     identity = _step("checking the token (GET /me)", call, client.me)
     if plan.execution:
         execution = _join(client, call, plan.execution)
@@ -79,9 +85,18 @@ def open_execution(client: HawzuClient, call: Call, plan: Plan) -> Execution:
             _same_release(client, call, plan, identity, execution)
         return execution
     release = find_release(client, call, plan, identity)
-    if not release.accepts_executions:
+    # With a key Hawzu may answer with the execution the key already made,
+    # which a release closed since then still holds.
+    if not release.accepts_executions and not plan.idempotency_key:
         raise StartupError(_locked(release))
-    return create(client, call, plan, release)
+    execution = create(client, call, plan, release)
+    if to_report and execution.status == "COMPLETED":
+        raise StartupError(
+            f"the key {plan.idempotency_key!r} names execution {execution.id}, which is "
+            "COMPLETED and accepts no more results: use a new key (a CI retry: put the "
+            "attempt number in it), or reopen the execution in Hawzu"
+        )
+    return execution
 
 
 def find_release(client: HawzuClient, call: Call, plan: Plan, me: Identity) -> Release:

@@ -275,3 +275,17 @@ def test_the_plugins_option_names_become_the_commands():
         "connection refused; check --url (or the URL the journal recorded) and the network; "
         "or lower --rate"
     )
+
+
+def test_the_command_also_runs_as_a_module(hawzu_env):
+    # For CI scripts that call it through the Python they run tests with.
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_hawzu.cli", "execution", "create", "--release", "1.4.0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HAWZU_URL": hawzu_env.url, "HAWZU_API_TOKEN": hawzu_env.token},
+    )
+    assert completed.returncode == 0, completed.stderr
+    (execution,) = hawzu_env.executions()
+    assert completed.stdout.strip() == execution["id"]

@@ -275,3 +275,33 @@ def test_a_key_already_used_in_another_release_is_not_followed_there(pytester, h
     )
     (execution,) = hawzu_env.executions()
     assert execution["release_id"] == "rel_7"
+
+
+def test_a_key_whose_execution_was_completed_is_refused_like_joining_it(pytester, hawzu_env):
+    # A CI job retried after the pipeline's final step completed the execution.
+    pytester.makepyfile(test_stops=STOPS)
+    key = ("-p", "no:xdist", "--hawzu-release=1.4.0", "--hawzu-execution-key=pipeline-8")
+    pytester.runpytest(*LEAN, *key)
+    (first,) = hawzu_env.executions()
+    Api(hawzu_env).patch(f"/executions/{first['id']}", json={"status": "COMPLETED"})
+    result = pytester.runpytest(*LEAN, *key)
+    result.stdout.fnmatch_lines(
+        [f"Hawzu: the key 'pipeline-8' names execution {first['id']}, which is COMPLETED*"]
+    )
+    strict = pytester.runpytest(*LEAN, *key, "--hawzu-strict")
+    assert strict.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_the_final_step_completes_the_execution_of_a_release_paused_meanwhile(
+    pytester, hawzu_env, monkeypatch, capsys
+):
+    pytester.makepyfile(test_stops=STOPS)
+    pytester.runpytest(
+        *LEAN, "-p", "no:xdist", "--hawzu-release=1.4.0", "--hawzu-execution-key=gl-42"
+    )
+    hawzu_env.set_release_status("rel_7", "PAUSED")
+    monkeypatch.setenv("HAWZU_URL", hawzu_env.url)
+    capsys.readouterr()  # the session's own output
+    assert cli.main(["execution", "create", "--release", "1.4.0", "--key", "gl-42"]) == 0
+    (execution,) = hawzu_env.executions()
+    assert capsys.readouterr().out.strip() == execution["id"]
