@@ -6,12 +6,14 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_hawzu import cases, settings, steps
 from pytest_hawzu.attachments import ATTACHER, Attacher, Source
+from pytest_hawzu.settings import SPOOL_DIR_KEY
 from pytest_hawzu.tagger import Tagger
 
 if TYPE_CHECKING:
@@ -43,8 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if _runs_no_tests(config):
         return
-    # Where tests run; relative spool directories are the invocation directory's.
-    spool_dir = config.invocation_params.dir / s.spool_dir
+    spool_dir = _spool_dir(config, s)
     secret = os.environ.get(settings.TOKEN_ENV, "").strip()
     config.stash[ATTACHER] = Attacher(spool_dir, s.attach, secret=secret)
     if hasattr(config, "workerinput"):
@@ -54,7 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_hawzu.reporter import Reporter
 
     url, token = _target(config, s)
-    reporter = Reporter(config, s, url, token, sandbox=config.stash.get(SANDBOX, None))
+    reporter = Reporter(
+        config, s, url, token, spool_dir=spool_dir, sandbox=config.stash.get(SANDBOX, None)
+    )
     config.pluginmanager.register(reporter, "hawzu-reporter")
     config.stash[PARENT] = os.environ.get(settings.PARENT_ENV)
     os.environ[settings.PARENT_ENV] = str(os.getpid())
@@ -85,6 +88,14 @@ def _runs_no_tests(config: pytest.Config) -> bool:
     were only set up has not passed.
     """
     return any(getattr(config.option, name, False) for name in _NO_TESTS)
+
+
+def _spool_dir(config: pytest.Config, s: settings.Settings) -> Path:
+    """One place for the journal and every attachment, fixed before any conftest or
+    test changes the working directory: a relative one is the invocation directory's,
+    and an xdist worker (which may run elsewhere) takes the controller's."""
+    given = getattr(config, "workerinput", {}).get(SPOOL_DIR_KEY)
+    return Path(given) if given else config.invocation_params.dir / s.spool_dir
 
 
 def _target(config: pytest.Config, s: settings.Settings) -> tuple[str, str | None]:

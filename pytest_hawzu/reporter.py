@@ -65,11 +65,13 @@ class Reporter:
         settings: Settings,
         url: str,
         token: str | None,
+        spool_dir: Path,
         sandbox: Any = None,
     ) -> None:
         self.config = config
         self.sandbox = sandbox
         self.settings = settings
+        self.spool_dir = spool_dir
         # A token copied with a line break around it still works; one with such
         # characters inside cannot be sent, and requests would quote it in its error.
         token = (token or "").strip()
@@ -195,9 +197,9 @@ class Reporter:
             "notes_limit": s.notes_limit,
         }
         try:
-            return Journal.create(s.spool_dir, header, secret=self.secret)
+            return Journal.create(self.spool_dir, header, secret=self.secret)
         except OSError as exc:
-            self._problem(f"Hawzu: no journal in {s.spool_dir} ({exc}); results are not kept")
+            self._problem(f"Hawzu: no journal in {self.spool_dir} ({exc}); results are not kept")
             return None
 
     def _open(self) -> Execution:

@@ -26,6 +26,8 @@ TOKEN_ENV = "HAWZU_API_TOKEN"
 # its tests runs (pytester, a subprocess) inherits HAWZU_RELEASE too, and must
 # not open an execution of its own on its strength.
 PARENT_ENV = "PYTEST_HAWZU_PARENT"
+# The controller's spool directory, handed to xdist workers in their workerinput.
+SPOOL_DIR_KEY = "hawzu_spool_dir"
 ATTACH_CHOICES = ("none", "failed", "all")
 DEFAULT_RATE = 5.0
 DEFAULT_TIMEOUT = 30.0
@@ -281,7 +283,8 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
     def number(dest: str, kind: Callable[[str], T], low: float, high: float = math.inf) -> T:
         return _number(name[dest], raw[dest], kind, low=low, high=high)
 
-    for dest in ("release", "project", "execution", "title"):
+    # The spool directory too: its paths travel from xdist workers in reports.
+    for dest in ("release", "project", "execution", "title", "spool_dir"):
         _text(name[dest], raw[dest])
     return Settings(
         release=raw["release"] or None,
@@ -294,7 +297,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         rate=number("rate", float, MIN_RATE),
         timeout=number("timeout", float, MIN_TIMEOUT, MAX_TIMEOUT),
         flush_timeout=number("flush_timeout", float, 0),
-        spool_dir=Path(raw["spool_dir"] or DEFAULT_SPOOL_DIR),
+        spool_dir=Path(raw["spool_dir"] or DEFAULT_SPOOL_DIR).expanduser(),
         attach=_choice(name["attach"], raw["attach"], ATTACH_CHOICES),
         batch_size=number("batch_size", int, 1, MAX_BATCH),
         max_retry_after=number("max_retry_after", float, 0),

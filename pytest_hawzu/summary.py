@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,9 +59,8 @@ class SessionSummary:
             word = "test has" if self.unmarked == 1 else "tests have"
             yield f"{self.unmarked} {word} no Hawzu case (add @pytest.mark.hawzu to report them)"
         if self.journal is not None:
-            yield (
-                f"journal kept: {self.journal}; deliver it later with: hawzu upload {self.journal}"
-            )
+            shown = _from_here(self.journal)
+            yield f"journal kept: {shown}; deliver it later with: hawzu upload {shlex.quote(shown)}"
 
     def _execution_lines(self) -> Iterator[str]:
         delivery = self.delivery
@@ -82,3 +82,11 @@ class SessionSummary:
 def counts(by_status: dict[Status, int]) -> str:
     parts = [f"{by_status[s]} {NAMES[s]}" for s in ORDER if by_status.get(s)]
     return ", ".join(parts) or "none"
+
+
+def _from_here(path: Path) -> str:
+    """The path as typed from the current directory: relative when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_hawzu.reporter import Reporter
+from pytest_hawzu.settings import SPOOL_DIR_KEY
 from pytest_hawzu.tagger import SCOPE_KEY, unpack_scope
 
 
 class XdistHooks:
-    """On the controller: take each worker's planned scope when it shuts down."""
+    """On the controller: give each worker the spool directory, and take its planned
+    scope when it shuts down."""
 
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # A worker may run in another directory (--tx popen//chdir=...).
+        node.workerinput[SPOOL_DIR_KEY] = str(self.reporter.spool_dir)
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}

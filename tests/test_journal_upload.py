@@ -778,3 +778,42 @@ def test_an_upload_sent_elsewhere_does_not_post_into_a_stranger_execution(
         assert other.executions()[0]["status"] == "IN_PROGRESS"
     finally:
         other.stop()
+
+
+CHDIR_AT_IMPORT = """
+import os
+
+# A conftest that moves to its data before the session starts.
+os.makedirs("data", exist_ok=True)
+os.chdir("data")
+"""
+
+ATTACHING_FAILURE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_attaches(hawzu_attach):
+    hawzu_attach(b"x", name="x.txt")
+    assert 0
+"""
+
+
+@pytest.mark.parametrize("outage", [False, True], ids=["delivered", "kept"])
+def test_a_relative_spool_directory_is_the_invocation_directorys_whatever_the_cwd(
+    pytester, hawzu_env, monkeypatch, outage
+):
+    if outage:
+        hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+    pytester.makeconftest(CHDIR_AT_IMPORT)
+    pytester.makepyfile(ATTACHING_FAILURE)
+    result = pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=1", timeout=120)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert not (pytester.path / "data" / ".hawzu").exists()
+    spool = pytester.path / ".hawzu"
+    if not outage:
+        assert list(spool.glob("*.jsonl")) == []
+        assert list((spool / "attachments").glob("*")) == []
+        return
+    (journal,) = spool.glob("*.jsonl")
+    result.stdout.fnmatch_lines([f"journal kept: .hawzu/{journal.name}; *"])
+    assert len(list((spool / "attachments").glob("*-x.txt"))) == 1  # beside it

@@ -175,7 +175,7 @@ def test_a_bad_value_from_the_environment_names_the_variable(
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
 
 
-@pytest.mark.parametrize("option", ["release", "project", "execution", "title"])
+@pytest.mark.parametrize("option", ["release", "project", "execution", "title", "spool-dir"])
 def test_a_value_that_is_not_utf8_is_a_usage_error(pytester, option):
     # POSIX hands Python undecodable bytes of argv and the environment as surrogates.
     value = b"r\xe9l".decode("utf-8", "surrogateescape")
