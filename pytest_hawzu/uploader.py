@@ -51,7 +51,7 @@ class Delivery:
     undelivered: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     attachments_sent: int = 0
-    # "case: name" of each attachment kept for `hawzu upload`, and why.
+    # "case: name (copy)" of each attachment kept for `hawzu upload`, and why.
     attachments_unsent: dict[str, str] = field(default_factory=dict)
 
     def by_status(self) -> dict[Status, int]:
@@ -489,7 +489,10 @@ class Uploader:
                 )
 
     def _keep(self, case_id: str, attachment: Attachment, reason: str) -> None:
-        self.delivery.attachments_unsent[f"{case_id}: {attachment.name}"] = reason
+        # The copy's path too: tests may attach several files of one name.
+        self.delivery.attachments_unsent[f"{case_id}: {attachment.name} ({attachment.path})"] = (
+            reason
+        )
 
     def _keep_attachments(self, reason: str) -> None:
         left = self.files.remaining()

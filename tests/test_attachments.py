@@ -436,3 +436,20 @@ def test_a_sent_copy_that_cannot_be_removed_stops_nothing(pytester, hawzu_env):
     }
     assert len(execution["results"]["TCM-1"]["attachments"]) == 1
     assert journals(pytester) == []
+
+
+SAME_NAMES = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+@pytest.mark.parametrize("i", range(3))
+def test_shot(i, hawzu_attach):
+    hawzu_attach(b"png%d" % i, name="screenshot.png")
+"""
+
+
+def test_attachments_not_sent_are_counted_each_even_with_one_name(pytester, hawzu_env):
+    hawzu_env.fail_next(503, 10_000, path="/attachments", retry_after=60)
+    pytester.makepyfile(SAME_NAMES)
+    result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
+    result.stdout.fnmatch_lines(["Hawzu: 3 attachments not sent, kept with the journal"])
