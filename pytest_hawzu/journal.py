@@ -49,13 +49,17 @@ class Journal:
         # Why writing stopped (a full disk): the run goes on without the
         # journal, and the reporter says so.
         self.failure: str | None = None
+        # Deleted during the run and not written again: nothing is kept.
+        self.lost = False
 
     @classmethod
     def create(cls, spool_dir: Path, header: Mapping[str, Any], secret: str = "") -> Journal:
         spool_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         path = spool_dir / f"run-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
-        stream = path.open("xb", buffering=0)
+        # Readable too: should the file be deleted during the run, what it
+        # held can still be written out again (see `close`).
+        stream = path.open("x+b", buffering=0)
         lock(stream)  # a new file: nobody else can hold it yet
         journal = cls(path, stream, secret)
         journal.write({"type": "session", "version": VERSION, **header})
@@ -105,18 +109,47 @@ class Journal:
         self.write({"type": "dropped", "nodeid": nodeid})
 
     def close(self, *, delivered: bool) -> str | None:
-        """End the journal, removing it when `delivered`; why it could not be removed."""
+        """End the journal: removed when `delivered`, else kept where it says.
+
+        Returns a line for the user when either went wrong; `self.lost` says
+        whether the journal is gone.
+        """
         if self._stream.closed:
             return None
         self.write({"type": "end", "delivered": delivered})
+        note = None if delivered else self._restore()
         with self._lock:
             self._stream.close()
         if delivered:
             try:
                 self.path.unlink(missing_ok=True)
             except OSError as exc:
-                return exc.strerror or str(exc)
-        return None
+                return (
+                    f"every result was delivered, but the journal {self.path} could not be "
+                    f"removed ({exc.strerror or exc}): delete it"
+                )
+        return note
+
+    def _restore(self) -> str | None:
+        """Write the journal out again if something deleted it during the run (a
+        clean-up step, a spool directory inside --basetemp): it must be kept."""
+        fd = self._stream.fileno()
+        if os.fstat(fd).st_nlink > 0:
+            return None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("xb") as out:
+                offset = 0
+                while chunk := os.pread(fd, 1 << 20, offset):
+                    out.write(chunk)
+                    offset += len(chunk)
+        except OSError as exc:
+            self.lost = True
+            return (
+                f"the journal {self.path} was deleted during the run and could not be "
+                f"written again ({exc.strerror or exc}): what was not delivered is lost"
+            )
+        return f"the journal was deleted during the run; written again to {self.path}"
 
 
 @dataclass

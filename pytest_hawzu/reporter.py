@@ -551,14 +551,10 @@ class Reporter:
     def _close_journal(self, *, delivered: bool) -> Path | None:
         if self.journal is None:
             return None
-        failed = self.journal.close(delivered=delivered)
-        if failed is not None:
-            # It says it was delivered: `hawzu upload` would only remove it.
-            self._problem(
-                f"Hawzu: every result was delivered, but the journal {self.journal.path} "
-                f"could not be removed ({failed}): delete it"
-            )
-        return None if delivered else self.journal.path
+        note = self.journal.close(delivered=delivered)
+        if note is not None:
+            self._problem(f"Hawzu: {note}")
+        return None if delivered or self.journal.lost else self.journal.path
 
     def _progress(self, started: float) -> Callable[[], None]:
         last = [started]

@@ -817,3 +817,36 @@ def test_a_relative_spool_directory_is_the_invocation_directorys_whatever_the_cw
     (journal,) = spool.glob("*.jsonl")
     result.stdout.fnmatch_lines([f"journal kept: .hawzu/{journal.name}; *"])
     assert len(list((spool / "attachments").glob("*-x.txt"))) == 1  # beside it
+
+
+DELETES_THE_SPOOL = """
+import shutil
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_cleans_up():
+    shutil.rmtree(".hawzu")  # a clean-up step, or a spool inside --basetemp
+
+@pytest.mark.hawzu("TCM-3")
+def test_three():
+    pass
+"""
+
+
+def test_a_journal_deleted_during_the_run_is_written_again_when_it_must_be_kept(
+    pytester, hawzu_env
+):
+    hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+    pytester.makepyfile(DELETES_THE_SPOOL)
+    result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
+    result.stdout.fnmatch_lines(["Hawzu: the journal was deleted during the run; written again*"])
+    (journal,) = (pytester.path / ".hawzu").glob("*.jsonl")
+    hawzu_env.clear_faults()
+    upload = pytester.run(HAWZU, "upload", str(journal), timeout=120)
+    assert upload.ret == 0, upload.stdout.str()
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "PASSED", "TCM-3": "PASSED"}
