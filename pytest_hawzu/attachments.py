@@ -119,12 +119,17 @@ class Attacher:
         name = name or hide(valid(source.name), self.hidden)
         try:
             size = source.stat().st_size
-            if size > MAX_ATTACHMENT_BYTES:
-                return too_large(valid(f"{name} ({source})"), size)
+        except OSError as exc:
+            return {"name": name, "error": valid(f"could not be read: {exc}")}
+        if size > MAX_ATTACHMENT_BYTES:
+            return too_large(valid(f"{name} ({source})"), size)
+        try:
             path = self._new_path(name)
             shutil.copyfile(source, path)
         except OSError as exc:
-            return {"name": name, "error": valid(f"could not be read: {exc}")}
+            # The user's file, or the spool directory that would hold the copy.
+            what = "read" if exc.filename == str(source) else "kept"
+            return {"name": name, "error": valid(f"could not be {what}: {exc}")}
         return {"name": name, "path": str(path), "size": size}
 
     def _new_path(self, name: str) -> Path:

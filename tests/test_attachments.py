@@ -453,3 +453,21 @@ def test_attachments_not_sent_are_counted_each_even_with_one_name(pytester, hawz
     pytester.makepyfile(SAME_NAMES)
     result = pytester.runpytest(*FAST, "--hawzu-flush-timeout=1")
     result.stdout.fnmatch_lines(["Hawzu: 3 attachments not sent, kept with the journal"])
+
+
+def test_a_copy_the_spool_cannot_take_is_not_blamed_on_the_users_file(pytester, hawzu_env):
+    (pytester.path / "spool").write_text("a file where the spool directory should be")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_attaches(hawzu_attach, tmp_path):
+            report = tmp_path / "report.txt"
+            report.write_text("fine")
+            hawzu_attach(report)
+        """
+    )
+    result = pytester.runpytest(*FAST, "--hawzu-spool-dir=spool")
+    result.stdout.fnmatch_lines(["Hawzu: attachment report.txt of * could not be kept: *"])
+    assert "could not be read" not in result.stdout.str()
