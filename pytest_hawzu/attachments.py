@@ -37,6 +37,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, HawzuClient
+from pytest_hawzu.model import counted
 from pytest_hawzu.text import HIDDEN, as_bytes, hide, hiding, valid
 
 ATTACHER = pytest.StashKey["Attacher"]()
@@ -110,7 +111,7 @@ class Attacher:
             path = self._new_path(name)
             path.write_bytes(data)
         except OSError as exc:
-            return {"name": name, "error": valid(f"could not be kept: {exc}")}
+            return self._unkept(name, exc)
         return {"name": name, "path": str(path), "size": len(data)}
 
     def _copy(self, source: Path, name: str | None) -> dict[str, Any]:
@@ -128,9 +129,15 @@ class Attacher:
             shutil.copyfile(source, path)
         except OSError as exc:
             # The user's file, or the spool directory that would hold the copy.
-            what = "read" if exc.filename == str(source) else "kept"
-            return {"name": name, "error": valid(f"could not be {what}: {exc}")}
+            if exc.filename == str(source):
+                return {"name": name, "error": valid(f"could not be read: {exc}")}
+            return self._unkept(name, exc)
         return {"name": name, "path": str(path), "size": size}
+
+    def _unkept(self, name: str, exc: OSError) -> dict[str, Any]:
+        # The same for every attachment the spool refuses alike, so it is said once.
+        error = valid(f"could not be kept in {self.dir} ({exc.strerror or exc})")
+        return {"name": name, "error": error, "spool": True}
 
     def _new_path(self, name: str) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +187,10 @@ class Inbox:
 
     def __init__(self) -> None:
         self._entries: dict[str, list[dict[str, Any]]] = {}
+        # Attachments the spool could not keep, by reason: one line says the
+        # first, and one at the end counts the rest (an unwritable spool fails
+        # every attachment alike).
+        self._unkept: dict[str, int] = {}
 
     def add(self, nodeid: str, entries: list[dict[str, Any]]) -> None:
         self._entries.setdefault(nodeid, []).extend(entries)
@@ -196,11 +207,25 @@ class Inbox:
                     "please report this"
                 )
             elif "error" in entry:
-                warnings.append(f"Hawzu: attachment {name} of {nodeid} {entry['error']}; skipped")
+                error = str(entry["error"])
+                if entry.get("spool"):
+                    seen = self._unkept.get(error)
+                    self._unkept[error] = 0 if seen is None else seen + 1
+                    if seen is not None:
+                        continue
+                warnings.append(f"Hawzu: attachment {name} of {nodeid} {error}; skipped")
             elif case_ids:
                 path, size = str(entry["path"]), int(entry.get("size", 0))
                 attached.append(Attachment(path, name, size, case_ids, nodeid))
         return attached, warnings
+
+    def untold(self) -> list[str]:
+        """A line for each reason that left out more attachments than it named."""
+        return [
+            f"Hawzu: {counted(n, 'more attachment')} could not be kept for the same reason; skipped"
+            for n in self._unkept.values()
+            if n
+        ]
 
     def drop(self, nodeid: str) -> None:
         """Forget a test's attachments (its result was dropped) and remove their files."""

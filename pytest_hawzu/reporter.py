@@ -410,6 +410,8 @@ class Reporter:
 
     def _finish(self) -> None:
         self._resolve_crashes()
+        for line in self.inbox.untold():
+            self._problem(line)
         if not self.settings.shared:
             self._send_not_executed()
         started = time.monotonic()

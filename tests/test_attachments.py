@@ -469,5 +469,26 @@ def test_a_copy_the_spool_cannot_take_is_not_blamed_on_the_users_file(pytester, 
         """
     )
     result = pytester.runpytest(*FAST, "--hawzu-spool-dir=spool")
-    result.stdout.fnmatch_lines(["Hawzu: attachment report.txt of * could not be kept: *"])
+    result.stdout.fnmatch_lines(["Hawzu: attachment report.txt of * could not be kept in *"])
     assert "could not be read" not in result.stdout.str()
+
+
+def test_a_spool_that_takes_no_copy_is_said_once_with_a_count(pytester, hawzu_env):
+    (pytester.path / "spool").write_text("a file where the spool directory should be")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        @pytest.mark.parametrize("i", range(5))
+        def test_prints_and_fails(i):
+            print("output", i)
+            assert 0
+        """
+    )
+    result = pytester.runpytest(*FAST, "--hawzu-spool-dir=spool")
+    said = [line for line in result.outlines if "could not be kept in" in line]
+    assert len(said) == 2, said  # live, and again in the summary
+    result.stdout.fnmatch_lines(
+        ["Hawzu: 4 more attachments could not be kept for the same reason; skipped"]
+    )
