@@ -297,7 +297,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         rate=number("rate", float, MIN_RATE),
         timeout=number("timeout", float, MIN_TIMEOUT, MAX_TIMEOUT),
         flush_timeout=number("flush_timeout", float, 0),
-        spool_dir=Path(raw["spool_dir"] or DEFAULT_SPOOL_DIR).expanduser(),
+        spool_dir=_spool_dir(name["spool_dir"], raw["spool_dir"]),
         attach=_choice(name["attach"], raw["attach"], ATTACH_CHOICES),
         batch_size=number("batch_size", int, 1, MAX_BATCH),
         max_retry_after=number("max_retry_after", float, 0),
@@ -372,6 +372,13 @@ def _text(name: str, value: str | None) -> None:
             f"{name}={value!r}: not valid text (a byte that is not UTF-8, or NUL); "
             "give the value in UTF-8"
         )
+
+
+def _spool_dir(name: str, value: str | None) -> Path:
+    try:
+        return Path(value or DEFAULT_SPOOL_DIR).expanduser()
+    except RuntimeError as exc:  # "~someone" who does not exist here
+        raise pytest.UsageError(f"{name}={value!r}: {exc}") from None
 
 
 def _key(name: str, value: str | None) -> str | None:

@@ -86,8 +86,9 @@ def open_execution(
         return execution
     release = find_release(client, call, plan, identity)
     # With a key Hawzu may answer with the execution the key already made,
-    # which a release closed since then still holds.
-    if not release.accepts_executions and not plan.idempotency_key:
+    # which a release closed since then still holds: enough for a final step
+    # to complete it, not for a session to report into it.
+    if not release.accepts_executions and (to_report or not plan.idempotency_key):
         raise StartupError(_locked(release))
     execution = create(client, call, plan, release)
     if to_report and execution.status == "COMPLETED":

@@ -114,6 +114,7 @@ class Uploader:
         self.on_delivered = on_delivered
         # Off in strict mode, where a failed start-up stops the run before any test.
         self.retry_startup = retry_startup
+        self._last_round = False  # the one round of start-up after the tests ended
         self._abort = abort
         self._cond = threading.Condition()
         self._pending: dict[str, CaseResult | None] = {}
@@ -144,6 +145,8 @@ class Uploader:
         a sender still waiting for something to report ends too."""
         self._abort.set()
         self._wanted.set()
+        with self._cond:
+            self._cond.notify()
 
     def want(self) -> None:
         """Something will be reported: start-up may begin."""
@@ -296,7 +299,7 @@ class Uploader:
             try:
                 execution = self.opener()
             except HawzuError as exc:
-                if self.retry_startup and may_pass(exc) and not self._abort.is_set():
+                if self._may_try_again(exc):
                     if not retried:
                         self._notice(f"Hawzu: {exc}; trying again while the session lasts")
                     retried = True
@@ -314,11 +317,24 @@ class Uploader:
                 self._notice("Hawzu: start-up went through on a later attempt")
             return execution
 
-    def _pause_startup(self) -> None:
-        """Wait before the next round, but not once the session is ending."""
+    def _may_try_again(self, exc: HawzuError) -> bool:
+        """Rounds go on while tests run; once they ended, one more is the last: a
+        wrong URL must not hold every session's end for the whole flush timeout."""
+        if not (self.retry_startup and may_pass(exc)) or self._abort.is_set():
+            return False
         with self._cond:
             if not self._finishing:
-                self._cond.wait(STARTUP_PAUSE)
+                return True
+            last, self._last_round = self._last_round, True
+        return not last
+
+    def _pause_startup(self) -> None:
+        """Wait before the next round, but not once the session is ending. Results
+        arriving meanwhile wake the sender too: they do not end the pause."""
+        end = self.clock() + STARTUP_PAUSE
+        with self._cond:
+            while not self._finishing and not self._abort.is_set() and self.clock() < end:
+                self._cond.wait(end - self.clock())
 
     def _next_batch(self) -> list[CaseResult] | None:
         with self._cond:

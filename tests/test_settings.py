@@ -186,6 +186,15 @@ def test_a_value_that_is_not_utf8_is_a_usage_error(pytester, option):
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
+def test_a_home_directory_that_does_not_exist_is_a_usage_error(pytester, monkeypatch):
+    monkeypatch.setenv("HAWZU_SPOOL_DIR", "~nosuchuser-hawzu/spool")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest()  # even when not reporting: the value is bad
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: HAWZU_SPOOL_DIR='~nosuchuser-hawzu/spool': *"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_bad_title_from_the_ini_file_names_the_key(pytester):
     pytester.makeini("[pytest]\nhawzu_title = {nope}\n")
     pytester.makepyfile("def test_a(): pass")

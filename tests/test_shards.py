@@ -305,3 +305,13 @@ def test_the_final_step_completes_the_execution_of_a_release_paused_meanwhile(
     assert cli.main(["execution", "create", "--release", "1.4.0", "--key", "gl-42"]) == 0
     (execution,) = hawzu_env.executions()
     assert capsys.readouterr().out.strip() == execution["id"]
+
+
+def test_a_session_with_a_key_into_a_paused_release_is_refused_at_start_up(pytester, hawzu_env):
+    pytester.makepyfile(test_stops=STOPS)
+    key = ("-p", "no:xdist", "--hawzu-release=1.4.0", "--hawzu-execution-key=shard-k")
+    pytester.runpytest(*LEAN, *key)
+    hawzu_env.set_release_status("rel_7", "PAUSED")
+    result = pytester.runpytest(*LEAN, *key, "--hawzu-strict")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: Hawzu (--hawzu-strict): release 1.4.0 (rel_7) is PAUSED*"])

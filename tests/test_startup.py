@@ -259,6 +259,18 @@ def test_a_start_up_that_gives_up_on_a_short_outage_is_tried_again(pytester, haw
     assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
 
 
+def test_a_start_up_that_fails_at_the_end_gets_one_last_round_not_the_whole_flush(
+    pytester, hawzu_env
+):
+    """A wrong URL must not hold every session's end for --hawzu-flush-timeout."""
+    hawzu_env.fail_next(503, 10_000, path="/me", retry_after=0)
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-rate=1000", "--hawzu-flush-timeout=60")
+    result.stdout.fnmatch_lines(["not reported: checking the token (GET /me) failed: *"])
+    assert "timed out" not in result.stdout.str()
+    # The first round, and at most one more once the tests ended.
+    assert len([r for r in hawzu_env.requests() if r.path.endswith("/me")]) <= 12
+
+
 def test_strict_start_up_failure_stops_before_any_test(pytester, hawzu_env):
     result = run(pytester, "--hawzu-release=1.3.0", "--hawzu-strict")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
