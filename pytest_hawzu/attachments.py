@@ -58,8 +58,8 @@ class Attacher:
         self.dir = spool_dir.absolute() / SUBDIR
         self.mode = mode
         # The token, should a test print it: captured output is kept and sent.
-        self.hidden = hiding(secret)
-        self.secret = self.hidden.encode()
+        self.secret = hiding(secret)
+        self.secret_bytes = self.secret.encode()
 
     def attach(self, item: pytest.Item, source: Source, name: str | None = None) -> None:
         """Attach a file (a path) or bytes to the item's cases; a no-op without cases."""
@@ -67,7 +67,7 @@ class Attacher:
             return
         # Names and messages valid text: execnet refuses a lone surrogate (a
         # name that is not UTF-8), and so may Hawzu.
-        name = hide(valid(str(name)), self.hidden) if name else None
+        name = hide(valid(str(name)), self.secret) if name else None
         if isinstance(source, (bytes, bytearray, memoryview)):
             entry = self._write_bytes(bytes(source), name or "attachment.bin")
         else:
@@ -98,10 +98,10 @@ class Attacher:
             for suffix, prefix in CAPTURED:
                 text = "".join(content for _, content in report.get_sections(prefix))
                 if text:
-                    name = hide(valid(f"{item.name}-{suffix}.txt"), self.hidden)
+                    name = hide(valid(f"{item.name}-{suffix}.txt"), self.secret)
                     data = as_bytes(text)
-                    if self.secret:
-                        data = data.replace(self.secret, HIDDEN.encode())
+                    if self.secret_bytes:
+                        data = data.replace(self.secret_bytes, HIDDEN.encode())
                     pending.append(self._write_bytes(data, name))
 
     def _write_bytes(self, data: bytes, name: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ class Attacher:
     def _copy(self, source: Path, name: str | None) -> dict[str, Any]:
         # A copy, because the test's file may be gone (tmp_path) or changed by
         # the time the sender thread reads it.
-        name = name or hide(valid(source.name), self.hidden)
+        name = name or hide(valid(source.name), self.secret)
         try:
             size = source.stat().st_size
         except OSError as exc:

@@ -66,6 +66,8 @@ RATE_LIMIT_REMAINING = "X-RateLimit-Remaining"
 RATE_LIMIT_RESET = "X-RateLimit-Reset"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
+EXECUTION_COMPLETED = "COMPLETED"
+
 RELEASE_LOCKED = "RELEASE_LOCKED"
 EXECUTION_LOCKED = "EXECUTION_LOCKED"
 
@@ -131,6 +133,10 @@ class Execution:
     web_url: str
     summary: Mapping[str, int]
     created: bool  # False when an Idempotency-Key replay returned an existing one
+
+    @property
+    def completed(self) -> bool:
+        return self.status == EXECUTION_COMPLETED
 
     def summary_by_status(self) -> dict[Status, int]:
         wire = {v: k for k, v in STATUS_WIRE.items()}
@@ -325,7 +331,7 @@ class HawzuClient:
     def complete_execution(self, execution_id: str, *, timeout: float | None = None) -> Execution:
         """`timeout` shortens this one call (a session's flush ending sooner)."""
         path = f"/executions/{_quote(execution_id)}"
-        body = self._call("PATCH", path, json={"status": "COMPLETED"}, timeout=timeout)
+        body = self._call("PATCH", path, json={"status": EXECUTION_COMPLETED}, timeout=timeout)
         return _execution(_needs(body, "id", "PATCH", path))
 
     def post_results(self, execution_id: str, results: Sequence[CaseResult]) -> BatchOutcome:

@@ -29,7 +29,8 @@ def plain(text: str) -> str:
 
 
 def middle_cut(text: str, limit: int) -> str:
-    """Fit one line in `limit`: its start (the node ID) and its end (the error)."""
+    """Fit `text` in `limit` by cutting out its middle, keeping both ends (a failure's
+    head line: the node ID at its start, the error at its end)."""
     if len(text) <= limit:
         return text
     marker = " [...] "

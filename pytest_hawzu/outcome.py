@@ -8,7 +8,6 @@ assignments; notes are built only for failures and skips.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from pytest_hawzu import notes
@@ -82,7 +81,7 @@ class TestRecorder:
         # A phase's user steps come before the phase's own step, in the order they ended.
         for step in user_steps:
             state.plain = False
-            state.steps.append(Step.from_json(step))
+            state.steps.append(self._user_step(Step.from_json(step)))
         if report.when == "setup":
             state.started_at = report.start
             self._setup(state, report)
@@ -111,15 +110,13 @@ class TestRecorder:
         state.outcome = "failed"
         state.plain = False
         self._note(state, f"{report.nodeid}: {note}")
-        state.steps.append(Step("call", Status.FAILED, note))
+        state.steps.append(Step("call", Status.FAILED, hide(note, self.secret)))
         return self._finish(report, state)
 
     def _setup(self, state: _Running, report: Any) -> None:
         if report.failed:
             state.outcome = "setup_error"
-            self._note(
-                state, notes.failure(report.nodeid, report, self.notes_limit, "setup", self.secret)
-            )
+            self._note(state, self._failure(report.nodeid, report, "setup"))
         elif report.skipped:
             state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
             self._note(state, notes.skip_reason(report))
@@ -137,10 +134,7 @@ class TestRecorder:
             # After a failed subtest, pytest's own "contains 1 failed subtest"
             # adds nothing; an exception of the test's own body does.
             if state.outcome != "failed" or _raised(report):
-                self._note(
-                    state,
-                    notes.failure(report.nodeid, report, self.notes_limit, secret=self.secret),
-                )
+                self._note(state, self._failure(report.nodeid, report))
             state.outcome = "failed"
         elif report.skipped:
             if state.outcome != "failed":  # a skip after a failed subtest hides nothing
@@ -156,10 +150,7 @@ class TestRecorder:
             # Only a broken setup (BLOCKED) or a failure says more than this error.
             if state.outcome not in ("setup_error", "failed"):
                 state.outcome = "teardown_error"
-            self._note(
-                state,
-                notes.failure(report.nodeid, report, self.notes_limit, "teardown", self.secret),
-            )
+            self._note(state, self._failure(report.nodeid, report, "teardown"))
         self._step(state, "teardown", report)
 
     def _step(self, state: _Running, name: str, report: Any) -> None:
@@ -175,19 +166,17 @@ class TestRecorder:
             word = "rerun" if state.reruns == 1 else "reruns"
             self._note(state, f"{report.nodeid}: final attempt after {state.reruns} {word}")
         steps = PASSED_PHASES if state.plain else tuple(state.steps)
-        return self._hidden(
-            TestOutcome(
-                nodeid=report.nodeid,
-                case_ids=state.case_ids,
-                status=self.table[state.outcome],
-                notes=notes.join([n for n in state.notes if n], self.notes_limit),
-                duration=state.duration,
-                started_at=state.started_at,
-                finished_at=getattr(report, "stop", None),
-                steps=steps,
-                worker=_worker(report),
-                reruns=state.reruns,
-            )
+        return TestOutcome(
+            nodeid=report.nodeid,
+            case_ids=state.case_ids,
+            status=self.table[state.outcome],
+            notes=notes.join([n for n in state.notes if n], self.notes_limit),
+            duration=state.duration,
+            started_at=state.started_at,
+            finished_at=getattr(report, "stop", None),
+            steps=steps,
+            worker=_worker(report),
+            reruns=state.reruns,
         )
 
     def _failure(self, name: str, report: Any, phase: str = "") -> str:
@@ -197,19 +186,11 @@ class TestRecorder:
         # Hidden now: notes are cut to fit later, and a cut could keep part of it.
         state.notes.append(hide(text, self.secret))
 
-    def _hidden(self, outcome: TestOutcome) -> TestOutcome:
-        secret = self.secret
-        if not secret:
-            return outcome
-        plain = outcome.steps is PASSED_PHASES
-        if secret not in outcome.notes and (
-            plain or not any(secret in s.name or secret in s.notes for s in outcome.steps)
-        ):
-            return outcome
-        steps = tuple(
-            Step(hide(s.name, secret), s.status, hide(s.notes, secret)) for s in outcome.steps
-        )
-        return replace(outcome, notes=hide(outcome.notes, secret), steps=steps)
+    def _user_step(self, step: Step) -> Step:
+        # A worker cut its notes already, with the token hidden first; a name may hold it.
+        if self.secret and (self.secret in step.name or self.secret in step.notes):
+            return Step(hide(step.name, self.secret), step.status, hide(step.notes, self.secret))
+        return step
 
     def case_ids_of(self, nodeid: str) -> tuple[str, ...]:
         """The case IDs of a test that started and has not finished."""

@@ -281,8 +281,7 @@ class Reporter:
     def _unmarked(self, report: pytest.TestReport) -> None:
         if report.when in ("setup", "call", "teardown"):
             self._count_unmarked(report)
-        # Otherwise xdist's report for a crashed worker.
-        elif report.outcome == RERUN:  # pytest-rerunfailures runs the test again
+        elif report.outcome == RERUN:  # a crashed worker's test, run again (rerunfailures)
             self.recorder.rerun(report.nodeid)
         else:
             self.crashed.append(report)

@@ -377,8 +377,10 @@ def _text(name: str, value: str | None) -> None:
 def _spool_dir(name: str, value: str | None) -> Path:
     try:
         return Path(value or DEFAULT_SPOOL_DIR).expanduser()
-    except RuntimeError as exc:  # "~someone" who does not exist here
-        raise pytest.UsageError(f"{name}={value!r}: {exc}") from None
+    except RuntimeError:  # "~someone" who does not exist here
+        raise pytest.UsageError(
+            f"{name}={value!r}: no such user here to expand '~' for; give the full path"
+        ) from None
 
 
 def _key(name: str, value: str | None) -> str | None:

@@ -91,7 +91,7 @@ def open_execution(
     if not release.accepts_executions and (to_report or not plan.idempotency_key):
         raise StartupError(_locked(release))
     execution = create(client, call, plan, release)
-    if to_report and execution.status == "COMPLETED":
+    if to_report and execution.completed:
         raise StartupError(
             f"the key {plan.idempotency_key!r} names execution {execution.id}, which is "
             "COMPLETED and accepts no more results: use a new key (a CI retry: put the "
@@ -168,7 +168,7 @@ def _join(client: HawzuClient, call: Call, execution_id: str) -> Execution:
         raise _wrap("looking up the execution", exc) from None
     except GaveUp as exc:
         raise _wrap("looking up the execution", exc) from None
-    if execution.status == "COMPLETED":
+    if execution.completed:
         raise StartupError(
             f"execution {execution_id} is COMPLETED and accepts no more results: "
             "start a new execution, or reopen it in Hawzu"

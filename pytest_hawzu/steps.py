@@ -15,12 +15,10 @@ from contextlib import contextmanager
 import pytest
 
 from pytest_hawzu import tagger
+from pytest_hawzu.client import MAX_STEP_NOTES
 from pytest_hawzu.model import Status
 from pytest_hawzu.settings import TOKEN_ENV
 from pytest_hawzu.text import hide, hiding, valid
-
-# Longest notes of one step: the error line, not a traceback (the phase step has that).
-STEP_NOTES_LIMIT = 2_000
 
 
 @contextmanager
@@ -64,4 +62,5 @@ def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     # The token hidden before the cut, which could leave part of it.
     secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
-    return hide(text, secret)[:STEP_NOTES_LIMIT]
+    # Cut here already (the client's limit): the step travels through execnet.
+    return hide(text, secret)[:MAX_STEP_NOTES]

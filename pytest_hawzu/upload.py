@@ -200,7 +200,7 @@ def _post(
 
 def _locked(execution_id: str | None) -> str:
     return (
-        f"execution {execution_id} is COMPLETED and takes no more results: if its results "
+        f"execution {execution_id} is COMPLETED and accepts no more results: if its results "
         "are already there, delete the journal; if not, reopen the execution in Hawzu"
     )
 

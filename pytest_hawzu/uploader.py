@@ -292,16 +292,20 @@ class Uploader:
             self._send_attachments()
 
     def _start(self) -> Execution | None:
-        """The execution; failures that may pass are tried again while the session lasts,
-        as batches are: a short outage at the start must not cost the whole run."""
+        """The execution. A failure that may pass is tried again every few seconds
+        until the tests end, then once more: a short outage at the start must not
+        cost the whole run, nor a wrong URL the whole flush timeout."""
         retried = False
         while True:
             try:
                 execution = self.opener()
             except HawzuError as exc:
-                if self._may_try_again(exc):
+                if self._another_round(exc):
                     if not retried:
-                        self._notice(f"Hawzu: {exc}; trying again while the session lasts")
+                        self._notice(
+                            f"Hawzu: {exc}; trying again every few seconds until the tests "
+                            "end, then once more"
+                        )
                     retried = True
                     self._pause_startup()
                     if not self._abort.is_set():
@@ -311,15 +315,17 @@ class Uploader:
                     # the retrier noticing the abort.
                     if not self._closed:
                         self.delivery.startup_error = str(exc)
-                        self._notice(f"Hawzu: {exc}")
+                        # Said already, as it first happened; the summary says it again.
+                        if not retried:
+                            self._notice(f"Hawzu: {exc}")
                 return None
             if retried:
                 self._notice("Hawzu: start-up went through on a later attempt")
             return execution
 
-    def _may_try_again(self, exc: HawzuError) -> bool:
-        """Rounds go on while tests run; once they ended, one more is the last: a
-        wrong URL must not hold every session's end for the whole flush timeout."""
+    def _another_round(self, exc: HawzuError) -> bool:
+        """Whether start-up tries again: while tests run, and once after they ended
+        (that round is marked as the last)."""
         if not (self.retry_startup and may_pass(exc)) or self._abort.is_set():
             return False
         with self._cond:
@@ -501,7 +507,7 @@ class Uploader:
             failed = self.files.settle(attachment)
             if failed is not None:
                 self._report(
-                    f"Hawzu: could not remove the sent copy {attachment.path} ({failed}); delete it"
+                    f"Hawzu: could not remove the sent copy {attachment.path} ({failed}): delete it"
                 )
 
     def _keep(self, case_id: str, attachment: Attachment, reason: str) -> None:

@@ -426,7 +426,9 @@ def test_a_sent_copy_that_cannot_be_removed_stops_nothing(pytester, hawzu_env):
     result = pytester.runpytest(*FAST, "-o", "hawzu_batch_size=1")
     assert_clean(result)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["Hawzu: could not remove the sent copy *a.bin* (*denied*)*"])
+    result.stdout.fnmatch_lines(
+        ["Hawzu: could not remove the sent copy *a.bin* (*denied*): delete it"]
+    )
     execution = only_execution(hawzu_env)
     assert execution["status"] == "COMPLETED"
     assert {c: r["status"] for c, r in execution["results"].items()} == {

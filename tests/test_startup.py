@@ -249,7 +249,7 @@ def test_a_start_up_that_gives_up_on_a_short_outage_is_tried_again(pytester, haw
     result.stdout.fnmatch_lines(
         [
             "Hawzu: checking the token (GET /me) failed: gave up after 6 attempt(s)*; "
-            "trying again while the session lasts",
+            "trying again every few seconds until the tests end, then once more",
             "Hawzu: start-up went through on a later attempt",
         ]
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_hawzu.text import REPLACEMENT, as_bytes, hide, hiding, valid, valid_json
+from pytest_hawzu.text import REPLACEMENT, as_bytes, hide, hiding, map_strings, valid
 
 
 @given(st.text())
@@ -30,7 +30,7 @@ def test_each_bad_character_becomes_one_replacement():
 def test_json_values_are_made_valid_all_the_way_down():
     bad = "x\x00"
     value = {"a": [bad, {"b": (bad, 1, None)}], bad: 2.5}
-    assert valid_json(value) == {
+    assert map_strings(value, valid) == {
         "a": ["x\ufffd", {"b": ["x\ufffd", 1, None]}],
         "x\ufffd": 2.5,
     }
