@@ -126,3 +126,24 @@ def interruptible_pytest(*args: str) -> list[str]:
         "runpy.run_module('pytest', run_name='__main__', alter_sys=True)"
     )
     return [sys.executable, "-c", code, *args]
+
+
+def unremovable(condition: str) -> str:
+    """A conftest under which removing a path for which `condition` (an expression
+    of `self`, a pathlib.Path) holds fails as in a read-only spool directory."""
+    return f"""
+import pathlib
+
+original = pathlib.Path.unlink
+
+def unlink(self, missing_ok=False):
+    if {condition}:
+        raise PermissionError(13, "Permission denied", str(self))
+    return original(self, missing_ok=missing_ok)
+
+def pytest_configure(config):
+    pathlib.Path.unlink = unlink
+
+def pytest_unconfigure(config):
+    pathlib.Path.unlink = original
+"""

@@ -9,7 +9,7 @@ import pytest
 
 from pytest_hawzu import upload
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES
-from tests.conftest import FAST, QUICK, assert_clean, only_execution
+from tests.conftest import FAST, QUICK, assert_clean, only_execution, unremovable
 
 XDIST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK)
 MODES = [pytest.param(FAST, id="no-xdist"), pytest.param(XDIST, id="n2")]
@@ -384,22 +384,6 @@ def test_captured_logs_that_are_not_utf8_are_attached_as_they_were(pytester, haw
 
 # -- the file system says no ------------------------------------------------------------------
 
-UNREMOVABLE_COPIES = """
-import pathlib
-
-original = pathlib.Path.unlink
-
-def unlink(self, missing_ok=False):
-    if self.parent.name == "attachments":  # a read-only spool directory, say
-        raise PermissionError(13, "Permission denied", str(self))
-    return original(self, missing_ok=missing_ok)
-
-def pytest_configure(config):
-    pathlib.Path.unlink = unlink
-
-def pytest_unconfigure(config):
-    pathlib.Path.unlink = original
-"""
 
 LATER_RESULTS = """
 import pytest
@@ -420,7 +404,7 @@ def test_last():
 
 
 def test_a_sent_copy_that_cannot_be_removed_stops_nothing(pytester, hawzu_env):
-    pytester.makeconftest(UNREMOVABLE_COPIES)
+    pytester.makeconftest(unremovable('self.parent.name == "attachments"'))
     pytester.makepyfile(LATER_RESULTS)
     # One result a batch: the later ones go out after the attachment.
     result = pytester.runpytest(*FAST, "-o", "hawzu_batch_size=1")

@@ -27,6 +27,7 @@ from tests.conftest import (
     only_execution,
     result_posts,
     statuses,
+    unremovable,
 )
 
 # Lets a test inside a session look at and steer the sandbox over its admin
@@ -861,26 +862,8 @@ def test_a_bug_with_attachments_costs_only_those_attachments(
     assert [a["filename"] for a in execution["results"][case_id]["attachments"]] == [name]
 
 
-UNREMOVABLE_JOURNAL = """
-import pathlib
-
-original = pathlib.Path.unlink
-
-def unlink(self, missing_ok=False):
-    if self.suffix == ".jsonl":  # a read-only spool directory, say
-        raise PermissionError(13, "Permission denied", str(self))
-    return original(self, missing_ok=missing_ok)
-
-def pytest_configure(config):
-    pathlib.Path.unlink = unlink
-
-def pytest_unconfigure(config):
-    pathlib.Path.unlink = original
-"""
-
-
 def test_a_delivered_journal_that_cannot_be_removed_is_one_line(pytester, hawzu_env):
-    pytester.makeconftest(UNREMOVABLE_JOURNAL)
+    pytester.makeconftest(unremovable('self.suffix == ".jsonl"'))
     pytester.makepyfile(THREE)
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
