@@ -89,6 +89,7 @@ class Reporter:
             self.throttle,
             RetryPolicy(max_retry_after=settings.max_retry_after),
             sleep=self.abort.wait,
+            stop=self.abort,
         )
         # Should a test show the token (in its output, a message, its node ID),
         # nothing of ours shows it.
@@ -561,6 +562,7 @@ class Reporter:
         last = [started]
 
         def tick() -> None:
+            self._announce()  # what the sender said comes before progress that follows it
             now = time.monotonic()
             if now - started >= PROGRESS_AFTER and now - last[0] >= PROGRESS_AFTER:
                 last[0] = now

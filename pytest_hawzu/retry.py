@@ -143,8 +143,12 @@ class Retrier:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        stop: threading.Event | None = None,
     ) -> None:
         self.throttle = throttle
+        # Set when the caller gave up: no attempt starts after it, even when no
+        # wait comes first to notice it in.
+        self._stop = stop
         self.policy = policy
         self._sleep = sleep
         self._clock = clock
@@ -163,6 +167,8 @@ class Retrier:
         last: HawzuError | None = None
         for attempt in range(self.policy.max_attempts):
             self._wait_for_slot(deadline, attempt, last)
+            if self._stop is not None and self._stop.is_set():
+                raise GaveUp(last, attempts=attempt, reason=ABORTED) from last
             try:
                 result = fn()
             except HawzuError as error:

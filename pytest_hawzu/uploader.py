@@ -114,7 +114,6 @@ class Uploader:
         self.on_delivered = on_delivered
         # Off in strict mode, where a failed start-up stops the run before any test.
         self.retry_startup = retry_startup
-        self._last_round = False  # the one round of start-up after the tests ended
         self._abort = abort
         self._cond = threading.Condition()
         self._pending: dict[str, CaseResult | None] = {}
@@ -297,15 +296,14 @@ class Uploader:
         cost the whole run, nor a wrong URL the whole flush timeout."""
         retried = False
         while True:
+            with self._cond:
+                last = self._finishing  # a round begun after the tests ended is the last
             try:
                 execution = self.opener()
             except HawzuError as exc:
-                if self._another_round(exc):
+                if not last and self._another_round(exc):
                     if not retried:
-                        self._notice(
-                            f"Hawzu: {exc}; trying again every few seconds until the tests "
-                            "end, then once more"
-                        )
+                        self._notice(f"Hawzu: {exc}; {self._next_rounds()}")
                     retried = True
                     self._pause_startup()
                     if not self._abort.is_set():
@@ -324,15 +322,15 @@ class Uploader:
             return execution
 
     def _another_round(self, exc: HawzuError) -> bool:
-        """Whether start-up tries again: while tests run, and once after they ended
-        (that round is marked as the last)."""
-        if not (self.retry_startup and may_pass(exc)) or self._abort.is_set():
-            return False
+        """Whether start-up tries again after a round that began while tests ran."""
+        return self.retry_startup and may_pass(exc) and not self._abort.is_set()
+
+    def _next_rounds(self) -> str:
         with self._cond:
-            if not self._finishing:
-                return True
-            last, self._last_round = self._last_round, True
-        return not last
+            ended = self._finishing
+        if ended:
+            return "trying once more"
+        return "trying again every few seconds until the tests end, then once more"
 
     def _pause_startup(self) -> None:
         """Wait before the next round, but not once the session is ending. Results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 
 import pytest
@@ -413,3 +414,15 @@ def test_429_holds_back_every_later_call(retry_after: int, callers: int) -> None
         retrier.call(lambda: starts.append(time.now))
     assert script.starts[1] == retry_after
     assert all(start >= retry_after for start in starts)
+
+
+def test_a_stopped_retrier_makes_no_further_attempt() -> None:
+    # The session gave up on start-up: its remaining steps must not go out,
+    # even with the throttle's burst left (no wait to notice the stop in).
+    stop = threading.Event()
+    retrier = Retrier(Throttle(1000), RetryPolicy(), sleep=stop.wait, stop=stop)
+    stop.set()
+    calls: list[int] = []
+    with pytest.raises(GaveUp, match="aborted"):
+        retrier.call(lambda: calls.append(1))
+    assert calls == []

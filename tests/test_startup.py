@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
-from pytest_hawzu.client import ApiError
-from pytest_hawzu.retry import GaveUp
+from pytest_hawzu.client import ApiError, TransportError
+from pytest_hawzu.retry import NO_ATTEMPTS_LEFT, GaveUp, Retrier, RetryPolicy
 from pytest_hawzu.startup import StartupError, _wrap, may_pass
+from pytest_hawzu.throttle import Throttle
+from pytest_hawzu.uploader import Uploader
 from tests.conftest import only_execution, statuses
 
 SUITE = """
@@ -248,8 +253,9 @@ def test_a_start_up_that_gives_up_on_a_short_outage_is_tried_again(pytester, haw
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
+            # The tests ended while the first round ran: one more is the last.
             "Hawzu: checking the token (GET /me) failed: gave up after 6 attempt(s)*; "
-            "trying again every few seconds until the tests end, then once more",
+            "trying once more",
             "Hawzu: start-up went through on a later attempt",
         ]
     )
@@ -335,3 +341,49 @@ def test_summary_names_the_execution(pytester, hawzu_env):
 )
 def test_may_pass_tells_an_outage_from_an_answer(error, expected):
     assert may_pass(error) is expected
+
+
+# -- rounds of start-up attempts, on the sender thread ------------------------------------------
+
+
+def _gave_up() -> GaveUp:
+    return GaveUp(TransportError("GET /me: refused"), attempts=6, reason=NO_ATTEMPTS_LEFT)
+
+
+def _sender(opener: Any) -> Uploader:
+    retrier = Retrier(Throttle(1000), RetryPolicy(), sleep=threading.Event().wait)
+    return Uploader(
+        client=None,  # type: ignore[arg-type]  # start-up calls only the opener
+        retrier=retrier,
+        opener=opener,
+        build=lambda case_id: None,  # type: ignore[arg-type,return-value]
+        batch_size=100,
+        abort=threading.Event(),
+    )
+
+
+def test_a_start_up_round_begun_after_the_tests_ended_is_the_last():
+    calls: list[int] = []
+
+    def opener() -> Any:
+        calls.append(1)
+        raise _gave_up()
+
+    sender = _sender(opener)
+    sender._finishing = True
+    assert sender._start() is None
+    assert len(calls) == 1
+    assert sender.delivery.startup_error is not None
+
+
+def test_a_start_up_round_the_tests_end_during_gets_one_more():
+    calls: list[int] = []
+
+    def opener() -> Any:
+        calls.append(1)
+        sender._finishing = True  # the tests end while this round runs
+        raise _gave_up()
+
+    sender = _sender(opener)
+    assert sender._start() is None
+    assert len(calls) == 2
