@@ -83,6 +83,11 @@ def result_posts(sandbox: Sandbox) -> list[Any]:
 
 # In-process sessions re-import hypothesis for its terminal summary, seconds each time.
 QUICK = ("-p", "no:hypothesispytest")
+# pytest 9 reports subtests (its `subtests` fixture, unittest's subTest) itself;
+# pytest 8 has no such fixture and passes a failed subTest over.
+NEEDS_PYTEST_SUBTESTS = pytest.mark.skipif(
+    pytest.version_tuple < (9,), reason="subtests are reported by pytest 9 and later"
+)
 # A rate high enough that the throttle never shapes a test that is not about it.
 FAST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-p", "no:xdist", *QUICK)
 # requests and urllib3 log at DEBUG; showing every record live proves none holds the token.

@@ -15,7 +15,7 @@ from pytest_hawzu.client import (
     MAX_STEPS,
 )
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT
-from tests.conftest import FAST, QUICK, only_execution, statuses
+from tests.conftest import FAST, NEEDS_PYTEST_SUBTESTS, QUICK, only_execution, statuses
 
 # The same sessions with every test in this process, and spread over two workers.
 MODES = [
@@ -221,6 +221,7 @@ def test_a_failure_without_a_traceback_is_said_once(pytester, hawzu_env):
     assert found["TCM-2"]["notes"] == "test_plain.py::test_strict_xpass: [XPASS(strict)] bug 3"
 
 
+@NEEDS_PYTEST_SUBTESTS
 def test_a_failed_subtest_does_not_hide_the_tests_own_error(pytester, hawzu_env):
     pytester.makepyfile(
         test_sub="""
@@ -527,6 +528,7 @@ def test_fails_many_subtests(subtests):
 """
 
 
+@NEEDS_PYTEST_SUBTESTS
 def test_every_part_of_a_result_is_bounded_whatever_the_tests_produce(pytester, hawzu_env):
     pytester.makepyfile(HUGE)
     pytester.runpytest(*FAST)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import only_execution, statuses
+from tests.conftest import NEEDS_PYTEST_SUBTESTS, only_execution, statuses
 
 SUITE = """
 import pytest
@@ -84,6 +84,7 @@ EXPECTED = {
 MODES = [pytest.param(["-p", "no:xdist"], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
 
 
+@NEEDS_PYTEST_SUBTESTS
 @pytest.mark.parametrize("mode", MODES)
 def test_each_outcome_maps_to_its_status(pytester, hawzu_env, mode):
     pytester.makepyfile(test_suite=SUITE)
@@ -353,6 +354,7 @@ def test_xfails_then_teardown_fails(teardown_broken):
 """
 
 
+@NEEDS_PYTEST_SUBTESTS
 @pytest.mark.parametrize("mode", MODES)
 def test_a_failure_is_not_hidden_by_a_later_skip(pytester, hawzu_env, mode):
     pytester.makepyfile(test_after=AFTER_A_FAILED_SUBTEST)
