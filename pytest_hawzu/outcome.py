@@ -71,6 +71,11 @@ class TestRecorder:
         state = self._running.get(nodeid)
         if state is None:
             state = self._running[nodeid] = self._started(nodeid, case_ids)
+        elif state.outcome == RERUN and report.when == "setup" and report.outcome != RERUN:
+            # The void attempt's teardown never came (pytest 8.0 with
+            # pytest-rerunfailures 16): this setup begins the next attempt.
+            self.rerun(nodeid)
+            state = self._running[nodeid]
         state.duration += report.duration
         if RERUN in (report.outcome, state.outcome):
             # This attempt is void; its teardown ends it.

@@ -290,6 +290,9 @@ class Reporter:
 
     def _count_unmarked(self, report: pytest.TestReport) -> None:
         """Count each test once: a void attempt (pytest-rerunfailures) is not a test."""
+        if report.when == "setup" and report.outcome != RERUN:
+            # A new attempt: the void one may have had no teardown report.
+            self.void_attempts.discard(report.nodeid)
         if report.when != "teardown":
             if report.outcome == RERUN:
                 self.void_attempts.add(report.nodeid)

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+from test_delivery import CONTROL
 
 from pytest_hawzu.client import ApiError, TransportError
 from pytest_hawzu.retry import NO_ATTEMPTS_LEFT, GaveUp, Retrier, RetryPolicy
@@ -249,13 +250,24 @@ def test_a_start_up_that_gives_up_on_a_short_outage_is_tried_again(pytester, haw
     """Batches are queued again after an outage; start-up must be too, or a few
     seconds of 503s (or of a rate limit shared by shards) lose the whole session."""
     hawzu_env.fail_next(503, 6, path="/me", retry_after=0)
-    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-rate=1000")
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_outlasts_the_first_round():
+    def me_asked():
+        return [r for r in sandbox("requests")["data"] if r["path"].endswith("/me")]
+    wait_for("the first round of start-up", lambda: len(me_asked()) >= 6)
+"""
+    )
+    result = pytester.runpytest("--hawzu-release=1.4.0", "--hawzu-rate=1000")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
-            # The tests ended while the first round ran: one more is the last.
             "Hawzu: checking the token (GET /me) failed: gave up after 6 attempt(s)*; "
-            "trying once more",
+            "trying again every few seconds until the tests end, then once more",
             "Hawzu: start-up went through on a later attempt",
         ]
     )

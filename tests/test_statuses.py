@@ -405,3 +405,33 @@ def test_a_case_whose_tests_only_partly_ran_is_not_executed(pytester, hawzu_env)
         "TCM-63": "NOT_EXECUTED",
     }
     assert "test_second_of_two" in results["TCM-61"]["notes"]
+
+
+class _Report:
+    """A phase report as pytest makes it, for the recorder alone."""
+
+    def __init__(self, when: str, outcome: str) -> None:
+        self.nodeid = "test_r.py::test_flaky"
+        self.when = when
+        self.outcome = outcome
+        self.duration = 0.1
+        self.start, self.stop = 1_800_000_000.0, 1_800_000_000.1
+        self.longrepr = None
+        self.failed = outcome == "failed"
+        self.skipped = outcome == "skipped"
+
+
+def test_a_void_attempt_without_its_teardown_report_still_ends_at_the_next_setup():
+    # pytest 8.0 with pytest-rerunfailures 16 reports no teardown for an attempt
+    # it reruns: the next attempt's setup is all that says the last one ended.
+    from pytest_hawzu.outcome import TestRecorder
+    from pytest_hawzu.status import StatusTable
+
+    recorder = TestRecorder(StatusTable({}), 8000)
+    reports = [("setup", "passed"), ("call", "rerun")] * 2
+    reports += [("setup", "passed"), ("call", "passed"), ("teardown", "passed")]
+    outcomes = [recorder.add(_Report(when, outcome), ("TCM-30",)) for when, outcome in reports]
+    assert outcomes[:-1] == [None] * (len(reports) - 1)
+    final = outcomes[-1]
+    assert final is not None
+    assert (final.status.name, final.reruns) == ("PASSED", 2)
