@@ -325,8 +325,11 @@ class Reporter:
 
     def _accept(self, outcome: TestOutcome, report: Any) -> TestOutcome | None:
         """The outcome as `pytest_hawzu_result` implementations left it; None to drop it."""
+        hook = self.config.hook.pytest_hawzu_result
+        if not hook.get_hookimpls():  # the usual case: no pluggy call per test
+            return outcome
         try:
-            answer = self.config.hook.pytest_hawzu_result(result=outcome, report=report)
+            answer = hook(result=outcome, report=report)
         except pytest.exit.Exception:
             raise
         except Exception as exc:  # the user's hook: one line, and the run goes on

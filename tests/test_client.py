@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -189,3 +190,68 @@ def test_a_redirect_is_not_followed(httpserver, sandbox):
     assert "redirect" in raised.value.message
     assert elsewhere in raised.value.message
     assert sandbox.requests() == []
+
+
+# -- the body as sent -----------------------------------------------------------------------
+
+SECRET = "s3cret-token-value"
+
+
+def _posted(httpserver, results: list[CaseResult], token: str = SECRET) -> tuple[bytes, str]:
+    """The raw body and Content-Type the server received for one batch."""
+    httpserver.expect_request("/api/v1/executions/exe_1/results").respond_with_json(
+        {"accepted": len(results), "rejected": []}
+    )
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), token)
+    client.post_results("exe_1", results)
+    client.close()
+    (request, _), *_ = httpserver.log
+    return request.get_data(), request.headers["Content-Type"]
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in decoded JSON, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_a_clean_batch_is_sent_as_utf8_json(httpserver):
+    result = CaseResult("TCM-1", Status.FAILED, notes='café ☕ 𝄞 "quoted" \\ tab\t')
+    body, content_type = _posted(httpserver, [result])
+    assert content_type == "application/json"
+    sent = json.loads(body.decode("utf-8"))
+    assert sent["results"][0]["notes"] == result.notes
+    assert sent["results"][0]["test_case_id"] == "TCM-1"
+
+
+@pytest.mark.parametrize("field", ["case_id", "notes", "step_name", "step_notes", "nodeid"])
+@pytest.mark.parametrize(
+    ("token", "bad", "shown"),
+    [
+        (SECRET, SECRET, "***"),
+        ('tok"en\\with-quote', 'tok"en\\with-quote', "***"),
+        (SECRET, "\x00", "\ufffd"),
+        (SECRET, "\udce9", "\ufffd"),
+    ],
+    ids=["token", "token-escaped-in-json", "nul", "lone-surrogate"],
+)
+def test_nothing_unsendable_reaches_the_server(httpserver, field, token, bad, shown):
+    """The token, NUL and lone surrogates, in any string of a batch, never go out."""
+    parts = dict.fromkeys(["case_id", "notes", "step_name", "step_notes", "nodeid"], "x")
+    parts[field] = f"before {bad} after"
+    result = CaseResult(
+        parts["case_id"],
+        Status.FAILED,
+        notes=parts["notes"],
+        steps=(Step(parts["step_name"], Status.FAILED, parts["step_notes"]),),
+        nodeids=(parts["nodeid"],),
+    )
+    body, _ = _posted(httpserver, [CaseResult("TCM-2", Status.PASSED), result], token)
+    received = _strings(json.loads(body.decode("utf-8")))  # strict UTF-8
+    assert f"before {shown} after" in received
+    assert not [s for s in received if token in s or "\x00" in s]
