@@ -37,6 +37,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, HawzuClient
+from pytest_hawzu.failures import why
 from pytest_hawzu.model import counted
 from pytest_hawzu.text import HIDDEN, as_bytes, hide, hiding, valid
 
@@ -136,7 +137,7 @@ class Attacher:
 
     def _unkept(self, name: str, exc: OSError) -> dict[str, Any]:
         # The same for every attachment the spool refuses alike, so it is said once.
-        error = valid(f"could not be kept in {self.dir} ({exc.strerror or exc})")
+        error = valid(f"could not be kept in {self.dir} ({why(exc)})")
         return {"name": name, "error": error, "spool": True}
 
     def _new_path(self, name: str) -> Path:
@@ -301,7 +302,7 @@ class AttachmentQueue:
         try:
             Path(attachment.path).unlink(missing_ok=True)
         except OSError as exc:
-            return exc.strerror or str(exc)
+            return why(exc)
         return None
 
     def count(self) -> int:

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from pytest_hawzu import __version__
 from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
+from pytest_hawzu.failures import why
 from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import (
     DEFAULT_RATE,
@@ -183,7 +184,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         serve(args.port, args.rate, args.token)
     except OSError as exc:
         raise CliError(
-            f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}): pick another "
+            f"cannot listen on 127.0.0.1:{args.port} ({why(exc)}): pick another "
             "--port, or 0 for a free one"
         ) from None
     return 0

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from pytest_hawzu.attachments import Attachment
 from pytest_hawzu.client import MAX_BATCH, MAX_NOTES
+from pytest_hawzu.failures import why
 from pytest_hawzu.model import TestOutcome
 from pytest_hawzu.text import hide, hiding
 
@@ -78,7 +79,7 @@ class Journal:
             try:
                 written = os.write(self._stream.fileno(), line)
             except OSError as exc:
-                self.failure = exc.strerror or str(exc)
+                self.failure = why(exc)
                 return
             if written < len(line):
                 # Only the end of the file may be torn: write nothing after it.
@@ -126,7 +127,7 @@ class Journal:
             except OSError as exc:
                 return (
                     f"every result was delivered, but the journal {self.path} could not be "
-                    f"removed ({exc.strerror or exc}): delete it"
+                    f"removed ({why(exc)}): delete it"
                 )
         return note
 
@@ -147,7 +148,7 @@ class Journal:
             self.lost = True
             return (
                 f"the journal {self.path} was deleted during the run and could not be "
-                f"written again ({exc.strerror or exc}): what was not delivered is lost"
+                f"written again ({why(exc)}): what was not delivered is lost"
             )
         return f"the journal was deleted during the run; written again to {self.path}"
 

@@ -30,6 +30,7 @@ from pytest_hawzu.aggregate import (
 from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
+from pytest_hawzu.failures import internal_error
 from pytest_hawzu.journal import Journal
 from pytest_hawzu.model import TestOutcome, counted
 from pytest_hawzu.outcome import RERUN, TestRecorder
@@ -48,7 +49,7 @@ from pytest_hawzu.summary import SessionSummary
 from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases, unpack_scope
 from pytest_hawzu.text import hide, hiding
 from pytest_hawzu.throttle import Throttle
-from pytest_hawzu.uploader import Uploader, internal_error
+from pytest_hawzu.uploader import Uploader
 
 PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
 GRACE = 0.5  # seconds past the deadline for an answer already on its way

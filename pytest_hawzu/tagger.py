@@ -16,6 +16,7 @@ import pytest
 
 from pytest_hawzu import cases
 from pytest_hawzu.attachments import ATTACHER
+from pytest_hawzu.failures import internal_error
 from pytest_hawzu.text import valid
 
 SCOPE_KEY = "hawzu_scope"
@@ -95,8 +96,6 @@ class Tagger:
         try:
             files: list[dict[str, Any]] = attacher.collect(item, report)
         except Exception as exc:  # a bug here must not stop the user's tests
-            from pytest_hawzu.uploader import internal_error
-
             # Said by the controller, as attachments that could not be kept are.
             # Valid text: a bug's message may quote a name execnet cannot carry.
             error = valid(f"were not kept: {internal_error(exc)}")

@@ -22,12 +22,12 @@ from pytest_hawzu.aggregate import (
     not_run,
 )
 from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
+from pytest_hawzu.failures import internal_error, why
 from pytest_hawzu.model import CaseResult, counted
 from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url, shown_url
 from pytest_hawzu.startup import Plan, describe, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
-from pytest_hawzu.uploader import internal_error
 
 Say = Callable[[str], None]
 PROGRESS_EVERY = 10  # batches between progress lines: 1,000 results
@@ -250,14 +250,14 @@ def _note(path: Path, record: dict[str, Any], say: Say) -> None:
     try:
         journal.append(path, record)
     except OSError as exc:
-        say(f"  could not note in {path} what was sent ({exc.strerror or exc})")
+        say(f"  could not note in {path} what was sent ({why(exc)})")
 
 
 def _remove(path: Path, say: Say) -> None:
     try:
         path.unlink(missing_ok=True)
     except OSError as exc:
-        say(f"  could not remove {path} ({exc.strerror or exc})")
+        say(f"  could not remove {path} ({why(exc)})")
 
 
 def _finished(path: Path, say: Say, what: str) -> None:
@@ -269,7 +269,7 @@ def _finished(path: Path, say: Say, what: str) -> None:
         if path.is_symlink():
             path.unlink()
     except OSError as exc:
-        say(f"{path}: {what}; the journal could not be removed ({exc.strerror or exc}): delete it")
+        say(f"{path}: {what}; the journal could not be removed ({why(exc)}): delete it")
         return
     say(f"{path}: {what}, journal removed")
 
@@ -289,7 +289,7 @@ def _send_attachment(
     except FileNotFoundError:
         say(f"  {what} not sent: its file is gone")
     except OSError as exc:
-        say(f"  {what} not sent: its file cannot be read ({exc.strerror or exc})")
+        say(f"  {what} not sent: its file cannot be read ({why(exc)})")
     except ApiError as exc:
         if exc.status == 401 or exc.code in (EXECUTION_LOCKED, RELEASE_LOCKED):
             raise

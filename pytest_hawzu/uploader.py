@@ -25,6 +25,7 @@ from pytest_hawzu.client import (
     HawzuClient,
     HawzuError,
 )
+from pytest_hawzu.failures import internal_error, why
 from pytest_hawzu.model import CaseResult, Rejection, Status, counted
 from pytest_hawzu.retry import DEADLINE_REACHED, NO_ATTEMPTS_LEFT, GaveUp, Retrier
 from pytest_hawzu.startup import describe, may_pass
@@ -478,7 +479,7 @@ class Uploader:
                 deadline=self._deadline,
             )
         except OSError as exc:
-            self._report(f"Hawzu: {what} not sent: its file is gone ({exc.strerror or exc})")
+            self._report(f"Hawzu: {what} not sent: its file is gone ({why(exc)})")
         except ApiError as exc:
             if _stops_everything(exc) and exc.status != 404:
                 self.delivery.locked = self.delivery.locked or exc.code == EXECUTION_LOCKED
@@ -521,11 +522,6 @@ class Uploader:
         if self.delivery.attachments_unsent:
             count = len(self.delivery.attachments_unsent)
             self._report(f"Hawzu: {counted(count, 'attachment')} not sent, kept with the journal")
-
-
-def internal_error(exc: Exception) -> str:
-    """A bug in this plugin, named as one: the start of its one line."""
-    return f"internal error in pytest-hawzu ({type(exc).__name__}: {exc})"
 
 
 def _stops_everything(exc: ApiError) -> bool:

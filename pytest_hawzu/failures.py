@@ -1,0 +1,13 @@
+"""How the plugin words what went wrong: an OS error's reason, and a bug of its own."""
+
+from __future__ import annotations
+
+
+def why(exc: OSError) -> str:
+    """The OS's reason ("Permission denied"), without the errno and path around it."""
+    return exc.strerror or str(exc)
+
+
+def internal_error(exc: Exception) -> str:
+    """A bug in this plugin, named as one: the start of its one line."""
+    return f"internal error in pytest-hawzu ({type(exc).__name__}: {exc})"
