@@ -156,6 +156,10 @@ class TestRecorder:
             if state.outcome not in ("setup_error", "failed"):
                 state.outcome = "teardown_error"
             self._note(state, self._failure(report.nodeid, report, "teardown"))
+        elif report.skipped and state.outcome in ("passed", "xpass"):
+            # pytest counts the test as skipped too (so does --junitxml).
+            state.outcome = "skip"
+            self._note(state, notes.skip_reason(report))
         self._step(state, "teardown", report)
 
     def _step(self, state: _Running, name: str, report: Any) -> None:

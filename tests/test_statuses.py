@@ -64,6 +64,15 @@ def test_subtests(subtests):
         with subtests.test(i=i):
             assert i != 1
 
+@pytest.fixture
+def skips_in_teardown():
+    yield
+    pytest.skip("cleanup not supported here")
+
+@pytest.mark.hawzu("TCM-11")
+def test_skip_teardown(skips_in_teardown):
+    pass
+
 def test_unmarked():
     pass
 """
@@ -79,6 +88,7 @@ EXPECTED = {
     "TCM-8": "PASSED",
     "TCM-9": "FAILED",
     "TCM-10": "FAILED",
+    "TCM-11": "SKIPPED",
 }
 
 MODES = [pytest.param(["-p", "no:xdist"], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
@@ -116,6 +126,7 @@ def test_notes_say_what_failed_and_why(pytester, hawzu_env):
     assert "not on this platform" in results["TCM-5"]["notes"]
     assert "bug 12" in results["TCM-7"]["notes"]
     assert "XPASS(strict)" in results["TCM-9"]["notes"]
+    assert "cleanup not supported here" in results["TCM-11"]["notes"]
 
 
 COMBINED = """
