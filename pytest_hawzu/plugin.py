@@ -45,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if _runs_no_tests(config):
         return
+    if getattr(config.option, "dist", None) == "each":
+        _refuse_dist_each(config, s)
+        return
     spool_dir = _spool_dir(config, s)
     secret = os.environ.get(settings.TOKEN_ENV, "").strip()
     config.stash[ATTACHER] = Attacher(spool_dir, s.attach, secret=secret)
@@ -88,6 +91,37 @@ def _runs_no_tests(config: pytest.Config) -> bool:
     were only set up has not passed.
     """
     return any(getattr(config.option, name, False) for name in _NO_TESTS)
+
+
+DIST_EACH = (
+    "--dist each runs every test on every worker, and an execution holds one result per "
+    "case: use another --dist mode, or one session per environment"
+)
+
+
+def _refuse_dist_each(config: pytest.Config, s: settings.Settings) -> None:
+    """Each worker's run of a test would replace the others' in one case: report nothing."""
+    if hasattr(config, "workerinput"):
+        return
+    if s.strict:
+        raise pytest.UsageError(f"Hawzu (--hawzu-strict): {DIST_EACH}")
+    config.pluginmanager.register(NotReporting(f"Hawzu: not reporting: {DIST_EACH}"))
+
+
+class NotReporting:
+    """Reporting was asked for and cannot be done: says so at the start and in the summary."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(self.line)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.write_sep("-", "Hawzu")
+        terminalreporter.write_line(self.line)
 
 
 def _spool_dir(config: pytest.Config, s: settings.Settings) -> Path:

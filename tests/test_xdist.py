@@ -420,3 +420,35 @@ def test_scope_round_trips_through_one_string():
 @pytest.mark.parametrize("packed", [None, {"TCM-1": ["t.py::a"]}, "not json", "[1, 2]"])
 def test_anything_else_is_no_scope(packed):
     assert unpack_scope(packed) is None
+
+
+DIST_EACH_SUITE = """
+import os
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_differs_per_worker():
+    assert os.environ["PYTEST_XDIST_WORKER"] != "gw0"
+"""
+
+
+def test_dist_each_is_not_reported_and_says_why(pytester, hawzu_env):
+    """Every worker runs every test under --dist each: their results would mix in one case."""
+    pytester.makepyfile(test_each=DIST_EACH_SUITE)
+    result = pytester.runpytest("--hawzu-release=1.4.0", "-n", "2", "--dist", "each")
+    assert hawzu_env.executions() == []
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # as without the plugin
+    line = "Hawzu: not reporting: --dist each runs every test on every worker*"
+    result.stdout.fnmatch_lines([line, "*- Hawzu -*", line])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / ".hawzu").exists()  # no journal either
+
+
+def test_dist_each_under_strict_is_a_usage_error(pytester, hawzu_env):
+    pytester.makepyfile(test_each=DIST_EACH_SUITE)
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "--hawzu-strict", "-n", "2", "--dist", "each"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Hawzu (--hawzu-strict): --dist each runs every test*"])
+    assert hawzu_env.executions() == []
