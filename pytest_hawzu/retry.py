@@ -182,11 +182,12 @@ class Retrier:
         raise GaveUp(last, attempts=self.policy.max_attempts, reason=NO_ATTEMPTS_LEFT) from last
 
     def _back_off(self, error: HawzuError, attempt: int, deadline: float | None) -> None:
-        if attempt + 1 >= self.policy.max_attempts:
-            return  # no further attempt to wait for
         delay = self.policy.delay(error, attempt, self._wall(), self._rng)
         if pauses_service(error):
+            # Also after the last attempt: the pause is every call's, not just this one's.
             self.throttle.pause_until(self._clock() + delay)
+        if attempt + 1 >= self.policy.max_attempts:
+            return  # no further attempt to wait for
         self._wait(delay, deadline, attempt + 1, error)
 
     def _wait_for_slot(

@@ -349,6 +349,19 @@ def test_429_without_retry_after_backs_off_and_pauses_everyone() -> None:
     assert retrier.throttle.paused_until == 1.5
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_the_last_attempts_retry_after_still_pauses_everyone(status: int) -> None:
+    """Giving up on this call does not lift the pause the server asked of every call."""
+    retrier, time = setup(RetryPolicy(max_attempts=2))
+    with pytest.raises(GaveUp):
+        retrier.call(Script(time, [api(status, "3"), api(status, "7")]))
+    assert time.now == 3.0  # no pointless wait after the last attempt
+    assert retrier.throttle.paused_until == 10.0
+    next_call = Script(time, [])
+    assert retrier.call(next_call) == "ok"
+    assert next_call.starts == [10.0]
+
+
 def test_503_with_retry_after_pauses_everyone() -> None:
     retrier, time = setup()
     assert retrier.call(Script(time, [api(503, "4")])) == "ok"
