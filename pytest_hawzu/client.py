@@ -286,6 +286,8 @@ class HawzuClient:
 
     def me(self) -> Identity:
         body = self._call("GET", "/me")
+        if not body:  # every field is optional, but an answer without any is not Hawzu's
+            raise _not_the_api(200, "GET", "/me", "an empty body")
         projects = body.get("projects")
         projects = projects if isinstance(projects, list) else []
         workspace = body.get("workspace")
@@ -461,7 +463,8 @@ def _json_object(response: requests.Response) -> dict[str, Any] | None:
     if not response.content:
         return {}
     try:
-        body = response.json()
+        # A byte order mark, which RFC 8259 lets parsers ignore, is read past.
+        body = jsonlib.loads(response.text.removeprefix("\ufeff"))
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

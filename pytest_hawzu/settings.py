@@ -423,9 +423,11 @@ def check_url(value: str) -> str:
             f"without them (the token comes from {TOKEN_ENV})"
         )
     try:
-        parts.port  # noqa: B018 -- urlsplit checks the port only when asked for it
+        port = parts.port
     except ValueError:
-        raise ValueError("the port must be a number from 0 to 65535") from None
+        port = 0
+    if port == 0:  # urllib3 would take port 0 for the scheme's default
+        raise ValueError("the port must be a number from 1 to 65535")
     if parts.path.rstrip("/").endswith(API_PREFIX):
         raise ValueError(f"give the base URL, without {API_PREFIX}: the plugin adds it")
     if parts.query or parts.fragment or value.rstrip("/").endswith(("?", "#")):

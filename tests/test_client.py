@@ -255,3 +255,23 @@ def test_nothing_unsendable_reaches_the_server(httpserver, field, token, bad, sh
     received = _strings(json.loads(body.decode("utf-8")))  # strict UTF-8
     assert f"before {shown} after" in received
     assert not [s for s in received if token in s or "\x00" in s]
+
+
+def test_a_json_answer_with_a_byte_order_mark_is_read(httpserver):
+    """RFC 8259 lets a parser ignore a BOM; a proxy or framework may add one."""
+    body = b"\xef\xbb\xbf" + json.dumps({"accepted": 1, "rejected": []}).encode()
+    httpserver.expect_request("/api/v1/executions/exe_1/results").respond_with_data(
+        body, content_type="application/json"
+    )
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    assert client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)]).accepted == 1
+    client.close()
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_an_empty_answer_to_the_token_check_is_not_the_api(httpserver, status):
+    httpserver.expect_request("/api/v1/me").respond_with_data(b"", status=status)
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    with pytest.raises(ApiError, match="NOT_THE_API: GET /me was answered with an empty body"):
+        client.me()
+    client.close()

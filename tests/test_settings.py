@@ -118,6 +118,8 @@ def test_who_completes(pytester, args, flags, expected):
         (["--hawzu-url=https://h.example/#x"], "", "*: give the base URL, without a query*"),
         (["--hawzu-url=https://h.example?a=1"], "", "*: give the base URL, without a query*"),
         (["--hawzu-url=http://hawzu.example"], "", "*plain http is allowed only for loopback*"),
+        (["--hawzu-url=http://127.0.0.1:0"], "", "*: the port must be a number from 1 to 65535"),
+        (["--hawzu-url=https://h.example:0/"], "", "*: the port must be a number from 1 to 65535"),
         (["--hawzu-rate=fast"], "", "--hawzu-rate='fast': expected a number at least 0.01"),
         (["--hawzu-rate=0"], "", "--hawzu-rate='0': expected a number*"),
         (["--hawzu-rate=inf"], "", "--hawzu-rate='inf': expected a number at least 0.01"),
