@@ -56,10 +56,14 @@ def upload_all(
         # run that delivered everything removed its journal, so nothing is lost.
         say("no journals in " + ", ".join(str(p) for p in paths) + ": nothing to deliver")
         return True
+    # One request budget for the whole command: what the server's headers or a
+    # 429 said while one journal was sent still holds for the next.
+    throttle = Throttle(rate)
+    retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))
     ok = True
     for path in files:
         try:
-            done = upload_one(path, url=url, token=token, rate=rate, timeout=timeout, say=say)
+            done = upload_one(path, url=url, token=token, retrier=retrier, timeout=timeout, say=say)
         except Exception as exc:  # a bug must not keep the other journals from Hawzu
             say(f"{path}: {internal_error(exc)}; the journal is kept: please report this")
             done = False
@@ -68,7 +72,7 @@ def upload_all(
 
 
 def upload_one(
-    path: Path, *, url: str | None, token: str, rate: float, timeout: float, say: Say
+    path: Path, *, url: str | None, token: str, retrier: Retrier, timeout: float, say: Say
 ) -> bool:
     if path.exists() and not path.is_file():
         # Opening a pipe would wait for a writer forever.
@@ -87,11 +91,11 @@ def upload_one(
         return False
     # Held to the end, so that two uploads of one journal do not both deliver it.
     with held:
-        return _upload_held(path, url=url, token=token, rate=rate, timeout=timeout, say=say)
+        return _upload_held(path, url=url, token=token, retrier=retrier, timeout=timeout, say=say)
 
 
 def _upload_held(
-    path: Path, *, url: str | None, token: str, rate: float, timeout: float, say: Say
+    path: Path, *, url: str | None, token: str, retrier: Retrier, timeout: float, say: Say
 ) -> bool:
     try:
         contents = journal.read(path)
@@ -115,9 +119,7 @@ def _upload_held(
         # itself would, open no empty execution for it.
         _finished(path, say, "no result to report")
         return True
-    throttle = Throttle(rate)
-    client = HawzuClient(target, token, timeout=timeout, observer=throttle.observe)
-    retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))
+    client = HawzuClient(target, token, timeout=timeout, observer=retrier.throttle.observe)
     try:
         # Sent to another server than the run's, the recorded execution ID may
         # name somebody else's execution there: joined as a run would, it must

@@ -850,3 +850,19 @@ def test_a_journal_deleted_during_the_run_is_written_again_when_it_must_be_kept(
     assert upload.ret == 0, upload.stdout.str()
     execution = only_execution(hawzu_env)
     assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "PASSED", "TCM-3": "PASSED"}
+
+
+def test_one_upload_keeps_one_request_budget_across_its_journals(pytester, hawzu_env):
+    """What the server's headers said about the budget still holds for the next journal."""
+    pytester.makepyfile(SUITE)
+    outage_run(pytester, hawzu_env)
+    outage_run(pytester, hawzu_env)
+    kept = journals(pytester)
+    assert len(kept) == 2
+    hawzu_env.reset()
+    hawzu_env.set_rate_limit(3)  # a burst of 3, then 3 a second; headers on every answer
+    said: list[str] = []
+    assert journal_upload_all(kept, url=None, token=TOKEN, rate=1000, timeout=10, say=said.append)
+    refused = [(r.method, r.path) for r in hawzu_env.requests() if r.status == 429]
+    assert refused == [], said
+    assert len(hawzu_env.executions()) == 2
