@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from pytest_hawzu import __version__, notes
+from pytest_hawzu.deadline import within
 from pytest_hawzu.model import (
     PASSED_PHASES,
     SEVERITY,
@@ -381,24 +382,34 @@ class HawzuClient:
         all_headers = {"Authorization": f"Bearer {self._token}", **(headers or {})}
         if json is not None:
             all_headers["Content-Type"] = "application/json"
-        try:
-            with self._quiet():
-                response = self._session.request(
+        limit = self.timeout if timeout is None else min(timeout, self.timeout)
+
+        def send() -> requests.Response:
+            with self._quiet():  # in the thread that makes the request
+                return self._session.request(
                     method,
                     self.url + API_PREFIX + path,
                     data=None if json is None else self._body(json),
                     params=params,
                     headers=all_headers,
                     files=files,
-                    timeout=self.timeout if timeout is None else min(timeout, self.timeout),
+                    timeout=limit,  # each read's, and the connection's
                     # Results go where the user said or nowhere: a moved API or a
                     # captive portal is reported, not followed.
                     allow_redirects=False,
                 )
+
+        try:
+            response = within(send, time.monotonic() + limit, name="hawzu-request")
         except self._request_error as exc:
             # requests' messages carry the URL but never our headers; stay safe anyway.
             raise TransportError(
                 self._redact(f"{method} {path}: {type(exc).__name__}: {exc}")
+            ) from None
+        except TimeoutError:
+            # Bytes kept coming, so no read timed out: the answer as a whole did.
+            raise TransportError(
+                f"{method} {path}: no complete answer within {limit:g} s"
             ) from None
         response_headers = response.headers  # case-insensitive, as HTTP headers are
         if self.observer is not None:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pytest
 
@@ -30,6 +30,7 @@ from pytest_hawzu.aggregate import (
 from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
+from pytest_hawzu.deadline import within
 from pytest_hawzu.failures import internal_error
 from pytest_hawzu.journal import Journal
 from pytest_hawzu.model import TestOutcome, counted
@@ -52,7 +53,6 @@ from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 
 PROGRESS_AFTER = 2.0  # seconds of flushing before progress lines appear
-GRACE = 0.5  # seconds past the deadline for an answer already on its way
 STRICT_EXIT = pytest.ExitCode.USAGE_ERROR  # what pytest returns for a UsageError
 SCOPE_CHUNK = 1000  # tests per scope line in the journal
 
@@ -536,7 +536,11 @@ class Reporter:
             return self.client.complete_execution(execution.id, timeout=left)
 
         try:
-            within(lambda: self.retrier.call(attempt, deadline=deadline), deadline)
+            within(
+                lambda: self.retrier.call(attempt, deadline=deadline),
+                deadline,
+                name="hawzu-complete",
+            )
         except HawzuError as exc:
             self.completion_failed = True
             self._problem(f"Hawzu: completing execution {execution.id} failed: {describe(exc)}")
@@ -623,34 +627,3 @@ class Reporter:
         if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
             terminal.write("\n")
         terminal.write_line(hide(line, self.secret))
-
-
-T = TypeVar("T")
-
-
-def within(fn: Callable[[], T], deadline: float) -> T:
-    """`fn`'s answer, waiting on pytest's thread no later than `deadline` (monotonic).
-
-    A timeout bounds each read of an answer, not the whole: a server that
-    trickles its answer byte by byte would hold the end of the session. So
-    `fn` runs on a daemon thread, left behind if it outlives the deadline.
-    TimeoutError then; `fn`'s own exception as it is.
-    """
-    answers: list[tuple[bool, Any]] = []
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            answers.append((True, fn()))
-        except BaseException as exc:  # handed over to the waiting thread as it is
-            answers.append((False, exc))
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="hawzu-complete", daemon=True).start()
-    if not done.wait(max(deadline - time.monotonic(), 0) + GRACE):
-        raise TimeoutError
-    ok, value = answers[0]
-    if not ok:
-        raise value
-    return cast(T, value)

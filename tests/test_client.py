@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import socketserver
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -274,4 +277,55 @@ def test_an_empty_answer_to_the_token_check_is_not_the_api(httpserver, status):
     client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
     with pytest.raises(ApiError, match="NOT_THE_API: GET /me was answered with an empty body"):
         client.me()
+    client.close()
+
+
+# -- a whole answer within the timeout ------------------------------------------------------
+
+
+@pytest.fixture
+def trickling() -> Iterator[str]:
+    """A server that answers with headers, then one byte of body every 0.1 s, forever."""
+    stop = threading.Event()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000\r\n\r\n"
+            )
+            try:
+                while not stop.wait(0.1):
+                    self.request.sendall(b" ")
+            except OSError:
+                pass  # the client gave up and closed
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_that_never_ends_is_cut_at_the_timeout(trickling):
+    """The timeout bounds the whole request, not each read: a trickle never trips a read's."""
+    client = HawzuClient(trickling, "token", timeout=1)
+    raised: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)])
+        except BaseException as exc:  # handed to the test's thread
+            raised.append(exc)
+
+    caller = threading.Thread(target=post, daemon=True)
+    caller.start()
+    caller.join(60)  # only a guard against the hang this test is about
+    assert not caller.is_alive(), "the request was still running after 60 s"
+    (exc,) = raised
+    assert isinstance(exc, TransportError)
+    assert "POST /executions/exe_1/results: no complete answer within 1 s" in str(exc)
     client.close()
