@@ -60,7 +60,7 @@ def case_ids_problem(nodeid: str, answer: object) -> str:
     )
 
 
-def case_ids_raised(nodeid: str, exc: Exception) -> str:
+def case_ids_raised(nodeid: str, exc: BaseException) -> str:
     return f"{nodeid}: pytest_hawzu_case_ids raised {type(exc).__name__}: {exc}; {NOT_REPORTED}"
 
 

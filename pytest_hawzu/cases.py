@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import answers
+from pytest_hawzu.failures import HOOK_FAILURES
 
 MARKER = "hawzu"
 MARKER_HELP = (
@@ -55,7 +56,7 @@ def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
         answer = hook(item=item) if hook.get_hookimpls() else None
     except pytest.exit.Exception:
         raise
-    except Exception as exc:  # the user's hook: a warning for its test, not a crash
+    except HOOK_FAILURES as exc:  # the user's hook: a warning for its test, not a crash
         return (), answers.case_ids_raised(item.nodeid, exc)
     if answer is not None:
         ids = answers.as_case_ids(answer)

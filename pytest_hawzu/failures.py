@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+# What a user's implementation of one of the plugin's hooks may raise and the
+# run survive: pytest.skip(), fail(), xfail() and importorskip() raise
+# BaseExceptions, which `except Exception` lets through to an INTERNALERROR.
+# pytest.exit() is not among them: it stops the run, as asked.
+HOOK_FAILURES = (Exception, pytest.skip.Exception, pytest.fail.Exception)
+
 
 def why(exc: OSError) -> str:
     """The OS's reason ("Permission denied"), without the errno and path around it."""

@@ -31,7 +31,7 @@ from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.deadline import within
-from pytest_hawzu.failures import internal_error
+from pytest_hawzu.failures import HOOK_FAILURES, internal_error
 from pytest_hawzu.journal import Journal
 from pytest_hawzu.model import TestOutcome, counted
 from pytest_hawzu.outcome import RERUN, TestRecorder
@@ -333,7 +333,7 @@ class Reporter:
             answer = hook(result=outcome, report=report)
         except pytest.exit.Exception:
             raise
-        except Exception as exc:  # the user's hook: one line, and the run goes on
+        except HOOK_FAILURES as exc:  # the user's hook: one line, and the run goes on
             return self._unchanged(outcome, f"raised {type(exc).__name__}: {exc}")
         if answer is None or answer is True:
             return outcome
@@ -359,7 +359,7 @@ class Reporter:
             getattr(self.config.hook, name)(**kwargs)
         except pytest.exit.Exception:
             raise
-        except Exception as exc:
+        except HOOK_FAILURES as exc:
             self._problem(f"Hawzu: {name} raised {type(exc).__name__}: {exc}")
 
     def _attachment_settled(self, attachment: Attachment, case_id: str) -> None:

@@ -523,3 +523,54 @@ def test_lists_in_a_changed_outcome_are_taken_as_tuples():
     changed = dataclasses.replace(OUTCOME, case_ids=["TCM-2"], steps=steps)
     checked = answers.checked_outcome(changed)
     assert checked == dataclasses.replace(OUTCOME, case_ids=("TCM-2",), steps=tuple(steps))
+
+
+OUTCOME_IN_HOOK = """
+import os
+import pytest
+
+def _stop(hook):
+    if os.environ["HOOK"] == hook:
+        {call}
+
+def pytest_hawzu_case_ids(item):
+    _stop("case_ids")
+
+def pytest_hawzu_result(result, report):
+    _stop("result")
+
+def pytest_hawzu_execution_created(execution):
+    _stop("execution_created")
+
+def pytest_hawzu_session_finished(summary):
+    _stop("session_finished")
+"""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        'pytest.skip("not here")',
+        'pytest.fail("no")',
+        'pytest.xfail("later")',
+        'pytest.importorskip("no_such_module_anywhere")',
+    ],
+)
+@pytest.mark.parametrize("hook", ["case_ids", "result", "execution_created", "session_finished"])
+def test_pytest_outcomes_raised_in_a_hook_are_one_line_like_any_exception(
+    pytester, hawzu_env, monkeypatch, hook, call
+):
+    """pytest.skip() and friends raise BaseExceptions; in a hook they are the hook's failure."""
+    monkeypatch.setenv("HOOK", hook)
+    pytester.makeconftest(OUTCOME_IN_HOOK.format(call=call))
+    pytester.makepyfile(test_two=TWO)
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*FAST, "-W", "default")
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the tests' own
+    result.assert_outcomes(passed=1, failed=1, warnings=2 if hook == "case_ids" else 0)
+    result.stdout.fnmatch_lines([f"*pytest_hawzu_{hook} raised *"])
+    if hook == "case_ids":  # a warning for each test, which then reports nothing
+        assert hawzu_env.executions() == []
+    else:
+        assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
