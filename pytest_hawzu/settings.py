@@ -279,6 +279,8 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         # counts, not the environment or the addopts of the ini it shares.
         raw["release"] = _typed(config, "release")
         raw["execution"] = _typed(config, "execution")
+        # The outer run's CI key would join (and overwrite) its execution.
+        raw["execution_key"] = _typed(config, "execution_key")
 
     def number(dest: str, kind: Callable[[str], T], low: float, high: float = math.inf) -> T:
         return _number(name[dest], raw[dest], kind, low=low, high=high)

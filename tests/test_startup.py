@@ -147,6 +147,20 @@ def test_a_pytest_started_by_a_test_reports_when_its_command_line_asks(pytester,
     assert sorted(reported, key=str) == [{"TCM-1": "PASSED"}, {"TCM-5": "PASSED"}]
 
 
+def test_a_pytest_started_by_a_test_does_not_join_the_inherited_execution_key(
+    pytester, hawzu_env, monkeypatch
+):
+    """A CI job's key is the outer run's: the sample project's results go elsewhere."""
+    monkeypatch.setenv("HAWZU_EXECUTION_KEY", "ci-pipeline-42")
+    inner = "INNER_ARGS = ['--hawzu-release=1.4.0']\n"
+    pytester.makepyfile(test_outer=inner + NESTING)
+    pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
+    result = run(pytester, "-p", "no:cacheprovider", "--hawzu-release=1.4.0", "test_outer.py")
+    assert result.ret == pytest.ExitCode.OK
+    reported = [statuses(e) for e in hawzu_env.executions()]
+    assert sorted(reported, key=str) == [{"TCM-1": "PASSED"}, {"TCM-5": "PASSED"}]
+
+
 @pytest.mark.parametrize("release", ["1.4.0", "rel_7"])
 def test_release_by_name_or_id(pytester, hawzu_env, release):
     run(pytester, f"--hawzu-release={release}")
