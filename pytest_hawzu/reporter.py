@@ -304,7 +304,8 @@ class Reporter:
 
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
         kept = self._accept(outcome, report) if report is not None else outcome
-        if kept is None or kept.case_ids != outcome.case_ids:
+        if kept is None or (kept.case_ids, kept.nodeid) != (outcome.case_ids, outcome.nodeid):
+            # The selected test as it was named expects nothing more.
             self._drop(outcome.nodeid)
         if kept is None:
             self.inbox.drop(outcome.nodeid)

@@ -403,6 +403,8 @@ def pytest_hawzu_result(result, report):
         return dataclasses.replace(result, case_ids=())
     if name == "test_dropped":
         return False
+    if name.startswith("test_renamed"):  # one platform's run of a shared suite, say
+        return dataclasses.replace(result, nodeid="linux::" + result.nodeid)
     return None
 """
 
@@ -420,15 +422,23 @@ def test_dropped(): pass
 
 @pytest.mark.hawzu("TCM-11")
 def test_plain(): pass
+
+@pytest.mark.hawzu("TCM-12")
+@pytest.mark.parametrize("n", [1, 2])
+def test_renamed(n): pass
 """
 
 
-def test_a_test_the_result_hook_moves_or_empties_leaves_its_case_alone(pytester, hawzu_env):
+def test_a_test_the_result_hook_moves_empties_or_renames_leaves_its_case_alone(pytester, hawzu_env):
     # The test ran: its first case must not be told the run ended before it.
     pytester.makeconftest(MOVING_RESULTS)
     pytester.makepyfile(test_moving=MOVING_SUITE)
     pytester.runpytest(*FAST)
-    assert statuses(only_execution(hawzu_env)) == {"TCM-8": "PASSED", "TCM-11": "PASSED"}
+    assert statuses(only_execution(hawzu_env)) == {
+        "TCM-8": "PASSED",
+        "TCM-11": "PASSED",
+        "TCM-12": "PASSED",
+    }
 
 
 def test_hawzu_upload_sends_what_the_run_would_have_after_a_hook_moved_or_dropped(
@@ -442,7 +452,11 @@ def test_hawzu_upload_sends_what_the_run_would_have_after_a_hook_moved_or_droppe
     (journal,) = (pytester.path / ".hawzu").glob("*.jsonl")
     uploaded = pytester.run(HAWZU, "upload", str(journal), timeout=120)
     assert uploaded.ret == 0, uploaded.stdout.str()
-    assert statuses(only_execution(hawzu_env)) == {"TCM-8": "PASSED", "TCM-11": "PASSED"}
+    assert statuses(only_execution(hawzu_env)) == {
+        "TCM-8": "PASSED",
+        "TCM-11": "PASSED",
+        "TCM-12": "PASSED",
+    }
 
 
 RAISING_LIFECYCLE = """
