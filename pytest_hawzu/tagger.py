@@ -41,6 +41,7 @@ class Tagger:
         self.config = config
         self.on_items = on_items
         self._unsent_scope: str | None = None
+        self._collected = False
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -106,7 +107,16 @@ class Tagger:
     def attacher(self) -> Any:
         return self.config.stash.get(ATTACHER, None)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self) -> None:
+        self._collected = True
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # pytest calls this even when collection raised (Ctrl-C during an
+        # import): the items are then those found so far, never deselected
+        # by -k or -m, and not the session's plan.
+        if not self._collected:
+            return
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             # Reaches the controller when this worker shuts down.

@@ -364,6 +364,20 @@ def test_an_interrupted_run_marks_the_rest_not_executed(pytester, hawzu_env):
     assert "interrupted" in execution["results"]["TCM-2"]["notes"]
 
 
+@pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "n2"])
+def test_a_run_interrupted_while_collecting_reports_nothing(pytester, hawzu_env, xdist):
+    """Collection never finished: -k was never applied, so nothing is known to be planned."""
+    pytester.makepyfile(
+        test_a='import pytest\n\n@pytest.mark.hawzu("TCM-1")\ndef test_a():\n    pass\n',
+        test_b="raise KeyboardInterrupt  # Ctrl-C during a slow import\n",
+    )
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "-k", "test_b", *xdist, no_reraise_ctrlc=True
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert hawzu_env.executions() == []
+
+
 def test_an_interrupted_controller_marks_the_rest_not_executed(pytester, hawzu_env, guarded):
     """Ctrl-C on the xdist controller: workers are torn down without sending their output."""
     pytester.makeconftest(
