@@ -37,6 +37,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", cases.MARKER_HELP)
     s = config.stash[SETTINGS] = settings.resolve(config, os.environ)
+    if _controller_not_reporting(config):
+        return
     if not s.active:
         if s.sandbox:
             raise pytest.UsageError(
@@ -69,6 +71,17 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_hawzu.xdist_support import XdistHooks
 
         config.pluginmanager.register(XdistHooks(reporter), "hawzu-xdist")
+
+
+def _controller_not_reporting(config: pytest.Config) -> bool:
+    """An xdist worker whose controller does not report: it has nothing to tag for.
+
+    Its environment may still say otherwise (HAWZU_RELEASE inherited by a
+    nested `pytest -n 2`); the controller's own decision is what counts, and
+    a reporting controller always gives its workers the spool directory.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput is not None and SPOOL_DIR_KEY not in workerinput
 
 
 # --collect-only, --setup-only, --setup-plan, --fixtures, --fixtures-per-test

@@ -414,3 +414,24 @@ def test_a_start_up_round_the_tests_end_during_gets_one_more():
     sender = _sender(opener)
     assert sender._start() is None
     assert len(calls) == 2
+
+
+def test_workers_of_a_session_that_does_not_report_keep_nothing(pytester, hawzu_env, monkeypatch):
+    """A nested `pytest -n 1` inherits HAWZU_RELEASE; its workers must not act on it."""
+    monkeypatch.setenv("HAWZU_RELEASE", "1.4.0")
+    monkeypatch.setenv("PYTEST_HAWZU_PARENT", "1")  # as a reporting session's test sets it
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_fails_loudly(hawzu_attach):
+            print("some output")
+            hawzu_attach(b"data", name="blob.bin")
+            assert False
+        """
+    )
+    result = pytester.runpytest("-n", "1")
+    result.assert_outcomes(failed=1)
+    assert not (pytester.path / ".hawzu").exists()
+    assert hawzu_env.requests() == []
