@@ -47,6 +47,9 @@ class Journal:
         self._secret = _ENCODE(hiding(secret))[1:-1] if hiding(secret) else ""
         # The sender thread writes too (attachments it settled).
         self._lock = threading.Lock()
+        # A test that forks and carries on runs a copy of the session: its
+        # records are not this session's.
+        self._pid = os.getpid()
         # Why writing stopped (a full disk): the run goes on without the
         # journal, and the reporter says so.
         self.failure: str | None = None
@@ -74,8 +77,10 @@ class Journal:
         # buffer for a kill -9 to lose, and no flush call on top.
         line = (hide(_ENCODE(record), self._secret) + "\n").encode()
         with self._lock:
-            if self._stream.closed or self.failure is not None:
-                return  # a sender thread that outlived the session's end, or a full disk
+            if self._stream.closed or self.failure is not None or os.getpid() != self._pid:
+                # A sender thread that outlived the session's end, a full disk,
+                # or a forked copy of the session.
+                return
             try:
                 written = os.write(self._stream.fileno(), line)
             except OSError as exc:
@@ -116,6 +121,9 @@ class Journal:
         whether the journal is gone.
         """
         if self._stream.closed:
+            return None
+        if os.getpid() != self._pid:  # a forked copy: the file is the session's
+            self._stream.close()
             return None
         self.write({"type": "end", "delivered": delivered})
         note = None if delivered else self._restore()

@@ -7,6 +7,7 @@ event (a request logged, a result stored), never sleeps sized to the machine.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -613,6 +614,44 @@ def test_a_forked_copy_of_the_session_does_not_wait_for_a_sender_it_lacks(pytest
     result = pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=60")
     assert "uploading results to Hawzu" not in result.stdout.str()
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+FORKS_AND_CARRIES_ON = """
+import os
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_forks():
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)
+
+@pytest.mark.hawzu("TCM-2")
+def test_last():
+    pass
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_copy_of_the_session_leaves_the_sandbox_running(pytester):
+    # The child's end of the session must not try to stop a sandbox whose
+    # server thread it does not have: that waited for ever.
+    pytester.makepyfile(FORKS_AND_CARRIES_ON)
+    result = pytester.runpytest_subprocess(
+        "--hawzu-sandbox", "--hawzu-release=1.4.0", "-p", "no:xdist", timeout=60
+    )
+    result.stdout.fnmatch_lines(["sandbox recorded exe_1 (COMPLETED): 2 PASSED"])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_copy_of_the_session_writes_nothing_into_the_journal(pytester, hawzu_env):
+    pytester.makepyfile(FORKS_AND_CARRIES_ON)
+    hawzu_env.fail_next(503, 10_000, retry_after=60)  # the journal is kept
+    pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=0.5")
+    (kept,) = journals(pytester)
+    kinds = [json.loads(line)["type"] for line in kept.read_text().splitlines()]
+    assert kinds.count("test") == 2, kinds  # the session's own two tests, once each
+    assert kinds.count("end") == 1, kinds
 
 
 def test_a_batch_in_flight_when_the_flush_times_out_is_not_counted_delivered(pytester, hawzu_env):

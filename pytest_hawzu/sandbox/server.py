@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -70,6 +71,7 @@ class Sandbox:
         )
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()  # the process whose thread serves
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"
@@ -89,11 +91,17 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
+        self._pid = os.getpid()
         return self
 
     def stop(self) -> None:
         server, thread = self._server, self._thread
         if server is None:
+            return
+        if os.getpid() != self._pid:
+            # A forked copy (a test that forks and carries on): the serving
+            # thread is the parent's, and shutdown() would wait for it for ever.
+            self._server = self._thread = None
             return
         server.shutdown()
         server.server_close()
