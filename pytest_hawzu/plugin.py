@@ -6,12 +6,13 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from contextvars import Token
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_hawzu import cases, settings, steps
+from pytest_hawzu import cases, settings, steps, tagger
 from pytest_hawzu.attachments import ATTACHER, Attacher, Source
 from pytest_hawzu.settings import SPOOL_DIR_KEY
 from pytest_hawzu.tagger import Tagger
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 SETTINGS = pytest.StashKey[settings.Settings]()
 SANDBOX = pytest.StashKey["Sandbox"]()
 PARENT = pytest.StashKey[str | None]()  # what PARENT_ENV was before this session set it
+# The test of an outer session that started this one, if any (see tagger.forget_current).
+OUTER_TEST = pytest.StashKey[Token[pytest.Item | None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +39,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", cases.MARKER_HELP)
+    config.stash[OUTER_TEST] = tagger.forget_current()
     s = config.stash[SETTINGS] = settings.resolve(config, os.environ)
     if _controller_not_reporting(config):
         return
@@ -167,6 +171,8 @@ def _start_sandbox() -> Sandbox:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if OUTER_TEST in config.stash:
+        tagger.restore_current(config.stash[OUTER_TEST])
     if PARENT in config.stash:
         _restore_env(settings.PARENT_ENV, config.stash[PARENT])
     sandbox = config.stash.get(SANDBOX, None)

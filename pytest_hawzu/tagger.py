@@ -7,9 +7,10 @@ attachments (see `attachments.py`) touch the disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Generator, Mapping, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 import pytest
@@ -191,3 +192,14 @@ def record_step(item: pytest.Item, step: dict[str, Any]) -> None:
 def current_item() -> pytest.Item | None:
     """The test whose protocol is running in this process, if any."""
     return _CURRENT.get()
+
+
+def forget_current() -> Token[pytest.Item | None]:
+    """A session starts: the test that started it (pytester, pytest.main) is not one of its own."""
+    return _CURRENT.set(None)
+
+
+def restore_current(token: Token[pytest.Item | None]) -> None:
+    """The session ends: the test that started it is current again."""
+    with contextlib.suppress(ValueError):  # ended in another context than it started in
+        _CURRENT.reset(token)

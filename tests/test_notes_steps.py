@@ -546,3 +546,31 @@ def test_every_part_of_a_result_is_bounded_whatever_the_tests_produce(pytester, 
     assert len(many) == MAX_STEPS
     assert many[-1]["name"] == f"{603 - (MAX_STEPS - 1)} more steps"
     assert many[-1]["status"] == "FAILED"
+
+
+def test_steps_of_a_nested_session_that_does_not_report_stay_out_of_the_outer_test(
+    pytester, hawzu_env
+):
+    """A plugin's own tests run pytest inside a reported test: their steps are not its."""
+    pytester.makeconftest('pytest_plugins = ["pytester"]\n')
+    pytester.makepyfile(
+        test_outer='''
+import pytest
+
+INNER = """
+from pytest_hawzu import hawzu_step
+
+def test_inner_uses_steps():
+    with hawzu_step("inner step: log in"):
+        pass
+"""
+
+@pytest.mark.hawzu("TCM-1")
+def test_my_plugin(pytester):
+    pytester.makepyfile(INNER)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+'''
+    )
+    pytester.runpytest(*FAST, "-p", "no:cacheprovider", "test_outer.py")
+    result = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert steps(result) == [("setup", "PASSED"), ("call", "PASSED"), ("teardown", "PASSED")]
