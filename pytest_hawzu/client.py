@@ -425,7 +425,7 @@ class HawzuClient:
             raise _api_error(response.status_code, body or {}, response_headers, self._redact)
         if response.content and body is None:
             kind = response_headers.get("Content-Type", "no Content-Type")
-            excerpt = self._redact(response.text)[:80]
+            excerpt = self._redact(_text(response))[:80]
             raise _not_the_api(response.status_code, method, path, f"{kind}: {excerpt!r}")
         return response.status_code, body or {}
 
@@ -469,13 +469,26 @@ def _quote(segment: str) -> str:
     return quote(valid(segment), safe="")
 
 
+def _text(response: requests.Response) -> str:
+    """The body as text: in the charset it names, else UTF-8 as JSON must be.
+
+    Not `response.text`, which guesses a missing charset with
+    charset_normalizer, and that logs (see transport.quiet).
+    """
+    encoding = response.encoding or "utf-8"
+    try:
+        return response.content.decode(encoding, errors="replace")
+    except LookupError:  # a charset nobody knows
+        return response.content.decode("utf-8", errors="replace")
+
+
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
     """The body as a JSON object; None when it is something else (HTML, a list)."""
     if not response.content:
         return {}
     try:
         # A byte order mark, which RFC 8259 lets parsers ignore, is read past.
-        body = jsonlib.loads(response.text.removeprefix("\ufeff"))
+        body = jsonlib.loads(_text(response).removeprefix("\ufeff"))
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

@@ -72,12 +72,17 @@ class Journal:
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
 
+    @property
+    def foreign(self) -> bool:
+        """In a forked copy of the session: the file is the parent's, not ours to name."""
+        return os.getpid() != self._pid
+
     def write(self, record: Mapping[str, Any]) -> None:
         # One write(2) per record, straight to the OS: nothing waits in a Python
         # buffer for a kill -9 to lose, and no flush call on top.
         line = (hide(_ENCODE(record), self._secret) + "\n").encode()
         with self._lock:
-            if self._stream.closed or self.failure is not None or os.getpid() != self._pid:
+            if self._stream.closed or self.failure is not None or self.foreign:
                 # A sender thread that outlived the session's end, a full disk,
                 # or a forked copy of the session.
                 return
@@ -122,7 +127,7 @@ class Journal:
         """
         if self._stream.closed:
             return None
-        if os.getpid() != self._pid:  # a forked copy: the file is the session's
+        if self.foreign:
             self._stream.close()
             return None
         self.write({"type": "end", "delivered": delivered})

@@ -157,8 +157,8 @@ class TestRecorder:
                 state.outcome = "teardown_error"
             self._note(state, self._failure(report.nodeid, report, "teardown"))
         elif report.skipped and state.outcome in ("passed", "xpass"):
-            # pytest counts the test as skipped too (so does --junitxml).
-            state.outcome = "skip"
+            # pytest counts a skipped (or xfailed) teardown too, --junitxml only it.
+            state.outcome = "xfail" if hasattr(report, "wasxfail") else "skip"
             self._note(state, notes.skip_reason(report))
         self._step(state, "teardown", report)
 

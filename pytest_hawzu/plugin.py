@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if _runs_no_tests(config):
         return
-    if getattr(config.option, "dist", None) == "each":
+    if _distributes_each(config):
         _refuse_dist_each(config, s)
         return
     spool_dir = _spool_dir(config, s)
@@ -114,6 +114,12 @@ DIST_EACH = (
     "--dist each runs every test on every worker, and an execution holds one result per "
     "case: use another --dist mode, or one session per environment"
 )
+
+
+def _distributes_each(config: pytest.Config) -> bool:
+    # As xdist decides: a --dist mode and workers to start (-n N is --tx popen N times).
+    option = config.option
+    return getattr(option, "dist", None) == "each" and bool(getattr(option, "tx", None))
 
 
 def _refuse_dist_each(config: pytest.Config, s: settings.Settings) -> None:

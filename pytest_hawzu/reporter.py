@@ -568,7 +568,8 @@ class Reporter:
         note = self.journal.close(delivered=delivered)
         if note is not None:
             self._problem(f"Hawzu: {note}")
-        return None if delivered or self.journal.lost else self.journal.path
+        kept = not (delivered or self.journal.lost or self.journal.foreign)
+        return self.journal.path if kept else None
 
     def _progress(self, started: float) -> Callable[[], None]:
         last = [started]

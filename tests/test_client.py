@@ -329,3 +329,15 @@ def test_an_answer_that_never_ends_is_cut_at_the_timeout(trickling):
     assert isinstance(exc, TransportError)
     assert "POST /executions/exe_1/results: no complete answer within 1 s" in str(exc)
     client.close()
+
+
+def test_reading_an_answer_logs_nothing(httpserver, caplog):
+    """An answer without a charset is decoded without guessing, which would log."""
+    httpserver.expect_request("/api/v1/me").respond_with_data(
+        json.dumps({"id": "tok_1"}).encode(), content_type="application/problem+json"
+    )
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    with caplog.at_level("DEBUG"):
+        client.me()
+    client.close()
+    assert [r for r in caplog.records if not r.name.startswith("werkzeug")] == []

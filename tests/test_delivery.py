@@ -647,8 +647,10 @@ def test_a_forked_copy_of_the_session_leaves_the_sandbox_running(pytester):
 def test_a_forked_copy_of_the_session_writes_nothing_into_the_journal(pytester, hawzu_env):
     pytester.makepyfile(FORKS_AND_CARRIES_ON)
     hawzu_env.fail_next(503, 10_000, retry_after=60)  # the journal is kept
-    pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=0.5")
+    result = pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=0.5")
     (kept,) = journals(pytester)
+    # Only the session names it: the child's copy does not tell the user to upload it.
+    assert result.stdout.str().count("journal kept:") == 1
     kinds = [json.loads(line)["type"] for line in kept.read_text().splitlines()]
     assert kinds.count("test") == 2, kinds  # the session's own two tests, once each
     assert kinds.count("end") == 1, kinds

@@ -73,6 +73,15 @@ def skips_in_teardown():
 def test_skip_teardown(skips_in_teardown):
     pass
 
+@pytest.fixture
+def xfails_in_teardown():
+    yield
+    pytest.xfail("cleanup bug 15")
+
+@pytest.mark.hawzu("TCM-12")
+def test_xfail_teardown(xfails_in_teardown):
+    pass
+
 def test_unmarked():
     pass
 """
@@ -89,6 +98,7 @@ EXPECTED = {
     "TCM-9": "FAILED",
     "TCM-10": "FAILED",
     "TCM-11": "SKIPPED",
+    "TCM-12": "SKIPPED",
 }
 
 MODES = [pytest.param(["-p", "no:xdist"], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
@@ -446,3 +456,41 @@ def test_a_void_attempt_without_its_teardown_report_still_ends_at_the_next_setup
     final = outcomes[-1]
     assert final is not None
     assert (final.status.name, final.reruns) == ("PASSED", 2)
+
+
+XFAIL_IN_TEARDOWN = """
+import pytest
+
+@pytest.fixture
+def xfails_in_teardown():
+    yield
+    pytest.xfail("cleanup bug 15")
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("cleanup failed")
+
+@pytest.mark.hawzu("TCM-1")
+def test_xfail_teardown(xfails_in_teardown):
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+@pytest.mark.xfail(reason="bug 16")
+def test_xfail_marked_with_a_bad_teardown(bad_teardown):
+    pass
+"""
+
+
+def test_an_xfail_in_teardown_is_an_xfail_for_the_status_map(pytester, hawzu_env):
+    """pytest reports XFAIL for these; hawzu_status_map must see xfail, not skip."""
+    pytester.makeini("[pytest]\nhawzu_status_map =\n    xfail = BLOCKED\n    skip = NOT_EXECUTED\n")
+    pytester.makepyfile(test_xfail_teardown=XFAIL_IN_TEARDOWN)
+    pytester.runpytest("--hawzu-release=1.4.0", "-p", "no:xdist")
+    results = only_execution(hawzu_env)["results"]
+    assert {case: r["status"] for case, r in results.items()} == {
+        "TCM-1": "BLOCKED",
+        "TCM-2": "BLOCKED",
+    }
+    assert "cleanup bug 15" in results["TCM-1"]["notes"]
+    assert "bug 16" in results["TCM-2"]["notes"]

@@ -466,3 +466,14 @@ def test_dist_each_under_strict_is_a_usage_error(pytester, hawzu_env):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*Hawzu (--hawzu-strict): --dist each runs every test*"])
     assert hawzu_env.executions() == []
+
+
+def test_dist_each_without_workers_is_an_ordinary_session(pytester, hawzu_env):
+    """--dist each from addopts, in a job that starts no workers: nothing is distributed."""
+    pytester.makepyfile(
+        test_each=DIST_EACH_SUITE.replace('os.environ["PYTEST_XDIST_WORKER"]', '"-"')
+    )
+    result = pytester.runpytest("--hawzu-release=1.4.0", "--dist", "each")
+    assert result.ret == pytest.ExitCode.OK
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+    assert "not reporting" not in result.stdout.str()
