@@ -137,21 +137,14 @@ def test_a_pytest_main_with_path_arguments_inside_a_reporting_session(pytester, 
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
 
 
-def test_a_pytest_started_by_a_test_reports_when_its_command_line_asks(pytester, hawzu_env):
-    inner = "INNER_ARGS = ['--hawzu-release=1.4.0']\n"
-    pytester.makepyfile(test_outer=inner + NESTING)
-    pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
-    result = run(pytester, "-p", "no:cacheprovider", "--hawzu-release=1.4.0", "test_outer.py")
-    assert result.ret == pytest.ExitCode.OK
-    reported = [statuses(e) for e in hawzu_env.executions()]
-    assert sorted(reported, key=str) == [{"TCM-1": "PASSED"}, {"TCM-5": "PASSED"}]
-
-
-def test_a_pytest_started_by_a_test_does_not_join_the_inherited_execution_key(
-    pytester, hawzu_env, monkeypatch
+@pytest.mark.parametrize("inherited", [{}, {"HAWZU_EXECUTION_KEY": "ci-pipeline-42"}])
+def test_a_pytest_started_by_a_test_reports_when_its_command_line_asks(
+    pytester, hawzu_env, monkeypatch, inherited
 ):
-    """A CI job's key is the outer run's: the sample project's results go elsewhere."""
-    monkeypatch.setenv("HAWZU_EXECUTION_KEY", "ci-pipeline-42")
+    # Into an execution of its own: a CI job's key is the outer run's, and
+    # joining with it would overwrite the outer run's cases.
+    for name, value in inherited.items():
+        monkeypatch.setenv(name, value)
     inner = "INNER_ARGS = ['--hawzu-release=1.4.0']\n"
     pytester.makepyfile(test_outer=inner + NESTING)
     pytester.mkdir("sample").joinpath("test_sample.py").write_text(SAMPLE)
