@@ -15,12 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from pytest_hawzu.client import RETRY_AFTER, ApiError, HawzuError, TransportError
-from pytest_hawzu.throttle import Throttle, header
+from pytest_hawzu.throttle import Throttle, header, http_date, server_time
 
 T = TypeVar("T")
 
@@ -52,14 +50,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if _DELTA_SECONDS.fullmatch(value):
         return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    # Python 3.10 raises TypeError on garbage, later versions ValueError.
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:  # "-0000": UTC without a claim about local time
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, moment.timestamp() - now)
+    moment = http_date(value)
+    return None if moment is None else max(0.0, moment - now)
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,8 @@ class RetryPolicy:
         """The wait before the next attempt: Retry-After (capped) when the status
         honours it and the value parses, exponential backoff otherwise."""
         if pauses_service(error):
-            seconds = parse_retry_after(_retry_after(error), now)
+            headers = error.headers if isinstance(error, ApiError) else {}
+            seconds = parse_retry_after(_retry_after(error), server_time(headers, now))
             if seconds is not None:
                 return min(seconds, self.max_retry_after)
         return self.backoff(attempt, rng)

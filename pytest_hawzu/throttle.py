@@ -14,6 +14,8 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 
 from pytest_hawzu.client import RATE_LIMIT_REMAINING, RATE_LIMIT_RESET
 
@@ -29,6 +31,31 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == wanted:
             return value
     return None
+
+
+def server_time(headers: Mapping[str, str], wall: float) -> float:
+    """The server's Unix time from its Date header, else `wall` (ours).
+
+    Retry-After dates and X-RateLimit-Reset are on the server's clock: read
+    against it, a client clock that is off (a skewed CI host, a test faking
+    time.time) waits as long as the server meant. The Date header counts
+    whole seconds and is truncated, so this errs on waiting longer.
+    """
+    value = header(headers, "Date")
+    moment = None if value is None else http_date(value)
+    return wall if moment is None else moment
+
+
+def http_date(value: str) -> float | None:
+    """Unix time from an HTTP date (any of its three forms); None for garbage."""
+    try:
+        moment = parsedate_to_datetime(value)
+    # Python 3.10 raises TypeError on garbage, later versions ValueError.
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # "-0000": UTC without a claim about local time
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _number(value: str | None) -> float | None:
@@ -104,7 +131,7 @@ class Throttle:
         reset = _number(header(headers, RATE_LIMIT_RESET))
         with self._lock:
             now = self._clock()
-            window = None if reset is None else reset - self._wall()
+            window = None if reset is None else reset - server_time(headers, self._wall())
             if remaining is None or window is None or not 0 < window <= MAX_RESET_AHEAD:
                 self._server_until = -math.inf
                 return

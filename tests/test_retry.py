@@ -439,3 +439,18 @@ def test_a_stopped_retrier_makes_no_further_attempt() -> None:
     with pytest.raises(GaveUp, match="aborted"):
         retrier.call(lambda: calls.append(1))
     assert calls == []
+
+
+@pytest.mark.parametrize("skew", [-3600.0, 0.0, 86_400.0])
+def test_a_retry_after_date_is_read_against_the_servers_clock(skew: float) -> None:
+    retrier, time = setup()
+    time.now = skew  # this machine's idea of the time is off by `skew`
+    error = ApiError(
+        429,
+        "E429",
+        "slow down",
+        headers={RETRY_AFTER: "Fri, 04 Dec 2026 19:30:07 GMT", "Date": HTTP_NOW},
+    )
+    script = Script(time, [error])
+    assert retrier.call(script) == "ok"
+    assert script.starts == [skew, skew + 7.0]

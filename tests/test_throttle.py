@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from email.utils import formatdate
 
 import pytest
 from hypothesis import given
@@ -287,3 +288,16 @@ def test_header_lookup() -> None:
     headers = {"retry-after": "7"}
     assert header(headers, "Retry-After") == "7"
     assert header(headers, "X-Other") is None
+
+
+@pytest.mark.parametrize("skew", [-3600.0, 0.0, 86_400.0])
+def test_the_reset_is_read_against_the_servers_clock_when_it_says_the_time(skew: float) -> None:
+    """A client clock that is wrong (a skewed CI host, a test faking time.time) waits
+    as long as the server meant: the reset and the Date header share one clock."""
+    throttle, clock = make(rate=5.0)
+    clock.now = 100.0 + skew  # what this machine believes; the server is at EPOCH + 100
+    server_now = EPOCH + 100
+    throttle.observe(
+        {**limits(remaining=0, reset=server_now + 12), "Date": formatdate(server_now, usegmt=True)}
+    )
+    assert throttle.paused_until == clock.now + 12.0
