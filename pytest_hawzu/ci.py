@@ -6,9 +6,10 @@ filesystem, so it costs nothing at startup and is trivial to test.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 PROVIDER_NAMES: dict[str, str] = {
     "github": "GitHub Actions",
@@ -182,5 +183,17 @@ def detect(env: Env) -> CiInfo:
     for detector in _DETECTORS:
         info = detector(env)
         if info is not None:
-            return info
+            return dataclasses.replace(info, build_url=without_credentials(info.build_url))
     return CiInfo()
+
+
+def without_credentials(url: str) -> str:
+    """The URL with any user and password shown as ***: it goes into titles and
+    descriptions, which everyone with access to the release reads."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url if "@" not in url else "***"  # unreadable, and maybe a secret in it
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))

@@ -136,7 +136,7 @@ class Reporter:
 
     def _plan(self, url: str) -> Plan:
         s = self.settings
-        values = title.fields(
+        found = title.fields(
             ci.detect(os.environ),
             release=s.release or "",
             now=datetime.now().astimezone(),
@@ -144,10 +144,13 @@ class Reporter:
             python=platform.python_version(),
             pytest_version=pytest.__version__,
         )
+        # Hidden before rendering, which cuts to fit: a cut could keep part of the token.
+        values = {name: hide(value, self.secret) for name, value in found.items()}
+        template = hide(s.title or title.DEFAULT_TITLE, self.secret)
         return Plan(
             release=s.release,
             project=s.project,
-            title=title.render_title(s.title or title.DEFAULT_TITLE, values),
+            title=title.render_title(template, values),
             description=title.render_description(values),
             # Every created execution carries a key, so a retried POST never makes two.
             idempotency_key=None

@@ -200,11 +200,16 @@ _DESCRIPTION_LINES: tuple[tuple[str, str], ...] = (
 )
 
 
+def _one_line(value: str) -> str:
+    # Newlines in a value would forge extra "Label: value" lines.
+    return _WHITESPACE.sub(" ", value).strip()
+
+
 def _headline(values: Mapping[str, str]) -> str:
-    name = values.get("provider_name") or values.get("provider") or LOCAL_PROVIDER
+    name = _one_line(values.get("provider_name") or values.get("provider") or LOCAL_PROVIDER)
     if name == LOCAL_PROVIDER:
         return "pytest run outside CI"
-    build = values.get("build", "")
+    build = _one_line(values.get("build", ""))
     return f"pytest run on {name} build #{build}" if build else f"pytest run on {name}"
 
 
@@ -212,8 +217,7 @@ def render_description(values: Mapping[str, str]) -> str:
     """A plain-text summary of what is known about the run; unknown lines are left out."""
     lines = [_headline(values)]
     for label, key in _DESCRIPTION_LINES:
-        # Newlines in a value would forge extra "Label: value" lines.
-        value = _WHITESPACE.sub(" ", values.get(key, "")).strip()
+        value = _one_line(values.get(key, ""))
         if value:
             lines.append(f"{label}: {value}")
     return _truncate("\n".join(lines), MAX_DESCRIPTION)

@@ -205,3 +205,17 @@ def test_azure_url_quotes_the_project_and_tolerates_a_missing_slash() -> None:
 def test_azure_url_needs_all_three_parts() -> None:
     env = {**AZURE, "SYSTEM_TEAMPROJECT": ""}
     assert detect(env).build_url == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ci.example/job/5", "https://ci.example/job/5"),
+        ("https://u:p@ci.example:8443/job/5?x=1", "https://***@ci.example:8443/job/5?x=1"),
+        ("https://tok@ci.example/job/@branch", "https://***@ci.example/job/@branch"),
+        ("https://u:p@[::1/job", "***"),  # unreadable: nothing of it is shown
+        ("", ""),
+    ],
+)
+def test_build_urls_never_carry_a_user_or_password(url: str, shown: str) -> None:
+    assert detect({"JENKINS_URL": "https://j", "BUILD_URL": url}).build_url == shown

@@ -87,3 +87,33 @@ def test_outside_ci_the_title_has_no_ci_part(pytester, hawzu_env):
     execution = only_execution(hawzu_env)
     assert re.fullmatch(r"pytest \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", execution["title"])
     assert execution["description"].startswith("pytest run outside CI\n")
+
+
+def test_a_user_and_password_in_a_ci_url_never_leave_the_machine(pytester, hawzu_env, monkeypatch):
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_PIPELINE_IID", "7")
+    monkeypatch.setenv("CI_JOB_URL", "https://deploy:hunter2pass@gitlab.example.com/g/p/-/jobs/5")
+    pytester.makepyfile(test_one=ONE)
+    result = pytester.runpytest(*FAST, "--hawzu-title={run} {build_url}")
+    execution = only_execution(hawzu_env)
+    shown = "https://***@gitlab.example.com/g/p/-/jobs/5"
+    assert execution["title"] == f"gitlab #7 {shown}"
+    assert f"Build: {shown}" in execution["description"].splitlines()
+    assert "hunter2pass" not in result.stdout.str()
+
+
+def test_a_token_cut_to_fit_the_title_leaves_no_part_of_it(pytester, hawzu_env, monkeypatch):
+    token = hawzu_env.token
+    monkeypatch.setenv("JENKINS_URL", "https://jenkins.example")
+    monkeypatch.setenv("BUILD_NUMBER", "3")
+    # Long enough that the 255-character title would end in the middle of the token.
+    monkeypatch.setenv("BUILD_URL", "https://ci/" + "x" * 230 + "?token=" + token)
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(*FAST, "--hawzu-title={build_url}")
+    execution = only_execution(hawzu_env)
+    for text in (execution["title"], execution["description"]):
+        assert token[:6] not in text
+    assert (
+        execution["description"].endswith("?token=***")
+        or "?token=***\n" in (execution["description"])
+    )

@@ -246,6 +246,12 @@ def test_description_values_cannot_add_lines() -> None:
     assert "Release: R-7 Commit: forged" in text.splitlines()
 
 
+def test_the_headline_cannot_add_lines_either() -> None:
+    ci = CiInfo(provider="jenkins", build="3\nCommit: forged\nBranch: release")
+    first, *_ = render_description(make(ci)).splitlines()
+    assert first == "pytest run on Jenkins build #3 Commit: forged Branch: release"
+
+
 def test_description_is_trimmed() -> None:
     text = render_description(make(release="x" * 20_000))
     assert len(text) == MAX_DESCRIPTION
