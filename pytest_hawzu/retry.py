@@ -165,9 +165,11 @@ class Retrier:
             try:
                 result = fn()
             except HawzuError as error:
-                last = self.last_error = error
                 if self.policy.verdict(error) is not Verdict.RETRY:
+                    # The call is over; its caller handles this (or expected it).
+                    self.last_error = None
                     raise
+                last = self.last_error = error
             else:
                 self.last_error = None
                 return result

@@ -397,9 +397,19 @@ class Uploader:
                 self._retrying = False
                 self._delivered(batch, outcome)
 
+    def _told(self, rejection: Rejection) -> bool:
+        """Whether the case was refused before, for the same reason."""
+        before = self.delivery.rejected.get(rejection.case_id)
+        return before is not None and (before.code, before.message) == (
+            rejection.code,
+            rejection.message,
+        )
+
     def _delivered(self, batch: list[CaseResult], outcome: BatchOutcome) -> None:
         self.delivery.requests += 1
         rejected = {r.case_id: r for r in outcome.rejected}
+        # A case resent as its tests finish is refused again each time: said once.
+        told = {r.case_id for r in outcome.rejected if self._told(r)}
         for result in batch:
             self.delivery.undelivered.pop(result.case_id, None)
             if result.case_id in rejected:
@@ -413,6 +423,8 @@ class Uploader:
                 if self.on_delivered is not None:
                     self.on_delivered(result.case_id)
         for rejection in outcome.rejected:
+            if rejection.case_id in told:
+                continue
             tests = ", ".join(rejection.nodeids) or "?"
             self._notice(
                 f"Hawzu rejected {rejection.case_id} ({tests}): {rejection.code} "

@@ -990,3 +990,24 @@ def test_a_flush_that_runs_out_of_time_says_so_once(pytester, hawzu_env):
     assert "--hawzu-flush-timeout" in not_delivered[0]
     assert "check --hawzu-url" not in text
     assert "0 attempt(s)" not in text
+
+
+def test_a_case_rejected_again_on_each_resend_is_said_once(pytester, hawzu_env):
+    # A case with several tests is resent as each of them finishes; Hawzu refuses
+    # it each time for the same reason, which is one problem, not one per batch.
+    pytester.makepyfile(
+        CONTROL
+        + """
+import pytest
+
+@pytest.mark.hawzu("NOPE-1")
+@pytest.mark.parametrize("n", range(3))
+def test_unknown_case(n):
+    if n:  # wait until the case so far has been sent (and refused)
+        wait_for("a batch", lambda: len(result_posts()) >= n)
+"""
+    )
+    result = run(pytester, subprocess=True)
+    assert len([r for r in hawzu_env.requests() if r.path.endswith("/results")]) >= 3
+    rejected = [line for line in result.stdout.lines if line.startswith("Hawzu rejected NOPE-1")]
+    assert len(rejected) == 1, rejected

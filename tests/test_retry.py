@@ -454,3 +454,16 @@ def test_a_retry_after_date_is_read_against_the_servers_clock(skew: float) -> No
     script = Script(time, [error])
     assert retrier.call(script) == "ok"
     assert script.starts == [skew, skew + 7.0]
+
+
+def test_a_final_error_is_not_what_a_later_call_is_still_retrying() -> None:
+    """A 404 the caller expects (a release looked up by ID, then by name) must not be
+    named as the reason start-up has not finished while the next call waits its turn."""
+    retrier, time = setup()
+    with pytest.raises(ApiError):
+        retrier.call(Script(time, [api(404)]))
+    assert retrier.last_error is None
+    with pytest.raises(GaveUp):
+        retrier.call(Script(time, [api(503)] * 6))
+    assert isinstance(retrier.last_error, ApiError)
+    assert retrier.last_error.status == 503
