@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -133,6 +134,10 @@ class Reporter:
         self.broken = False
         self.problems: list[str] = []
         self.summary: SessionSummary | None = None
+        # pytest.exit() from a user's hook during the end of the session: obeyed
+        # once the session's results are sent and summed up.
+        self.finishing = False
+        self.exit: BaseException | None = None
 
     def _plan(self, url: str) -> Plan:
         s = self.settings
@@ -361,8 +366,10 @@ class Reporter:
         """Call users' implementations of one of our hooks: their failure is one line."""
         try:
             getattr(self.config.hook, name)(**kwargs)
-        except pytest.exit.Exception:
-            raise
+        except pytest.exit.Exception as exc:
+            if not self.finishing:
+                raise
+            self.exit = self.exit or exc
         except HOOK_FAILURES as exc:
             self._problem(f"Hawzu: {name} raised {type(exc).__name__}: {exc}")
 
@@ -399,8 +406,11 @@ class Reporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.finishing = True
         try:
             self._finish()
+        except pytest.exit.Exception:
+            raise  # from a user's hook: the run stops as asked; unconfigure cleans up
         except Exception as exc:  # a bug here must not turn into pytest's INTERNALERROR
             self.broken = True
             self.abort.set()
@@ -411,9 +421,23 @@ class Reporter:
             self._close_journal(delivered=False)
         else:
             self._user_hook("pytest_hawzu_session_finished", summary=self.summary)
+            if self.summary is not None:  # with what that hook's failure added
+                self.summary.problems = list(dict.fromkeys(self.problems))
         if self.settings.strict and session.exitstatus == 0 and not self._in_full():
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.client.close()
+        if self.exit is not None:
+            self._exit_as_asked(session, self.exit)
+
+    @staticmethod
+    def _exit_as_asked(session: pytest.Session, asked: BaseException) -> None:
+        """What pytest does with pytest.exit() from a sessionfinish hook, without
+        raising it here, which would keep every later hook from running (the
+        terminal summary included)."""
+        returncode = getattr(asked, "returncode", None)
+        if returncode is not None:
+            session.exitstatus = returncode
+        sys.stderr.write(f"{type(asked).__name__}: {asked}\n")
 
     def _in_full(self) -> bool:
         """Every result reached Hawzu and was kept there: what --hawzu-strict asks for."""

@@ -588,3 +588,35 @@ def test_pytest_outcomes_raised_in_a_hook_are_one_line_like_any_exception(
         assert hawzu_env.executions() == []
     else:
         assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+
+
+def test_pytest_exit_in_a_hook_at_the_end_stops_with_its_code_after_reporting(pytester, hawzu_env):
+    """The execution is announced during the end-of-session flush in a short run."""
+    pytester.makeconftest(
+        """
+import pytest
+
+def pytest_hawzu_execution_created(execution):
+    pytest.exit("stop from hook", returncode=3)
+"""
+    )
+    pytester.makepyfile(test_two=TWO)
+    result = pytester.runpytest(*FAST)
+    assert result.ret == 3
+    assert "internal error" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*- Hawzu -*", "execution exe_* (completed)*"])
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+
+
+def test_a_session_finished_hook_that_raises_is_in_the_summary_too(pytester, hawzu_env):
+    pytester.makeconftest(
+        """
+def pytest_hawzu_session_finished(summary):
+    raise RuntimeError("webhook down")
+"""
+    )
+    pytester.makepyfile(test_two=TWO)
+    result = pytester.runpytest(*FAST)
+    line = "Hawzu: pytest_hawzu_session_finished raised RuntimeError: webhook down"
+    # Where it happens, and again in the Hawzu section below it.
+    result.stdout.fnmatch_lines([line, "*- Hawzu -*", line])
