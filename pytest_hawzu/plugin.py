@@ -137,7 +137,9 @@ class NotReporting:
     def __init__(self, line: str) -> None:
         self.line = line
 
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> None:
+        # Not at session start: the terminal's own header would come after it.
         terminal = session.config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
             terminal.write_line(self.line)

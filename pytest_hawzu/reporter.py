@@ -177,7 +177,12 @@ class Reporter:
         """Stop before any test runs unless the execution is open."""
         timeout = self.settings.flush_timeout
         self.uploader.want()  # checked before any test runs, whatever they are
-        opened = self.uploader.wait_open(timeout)
+        try:
+            opened = self.uploader.wait_open(timeout)
+        except KeyboardInterrupt:
+            self.abort.set()
+            self._close_journal(delivered=True)  # no test ran: nothing to keep
+            raise
         delivery = self.uploader.delivery
         if delivery.execution is not None:
             return

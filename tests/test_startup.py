@@ -325,6 +325,26 @@ def test_strict_start_up_that_times_out_says_why(pytester, hawzu_env, monkeypatc
     )
 
 
+def test_ctrl_c_while_strict_start_up_waits_keeps_no_journal(pytester, hawzu_env):
+    # No test ran: the journal would only be a header for hawzu upload to trip on.
+    pytester.makeconftest(
+        """
+from pytest_hawzu.uploader import Uploader
+
+def _interrupted(self, timeout):
+    raise KeyboardInterrupt
+
+Uploader.wait_open = _interrupted
+"""
+    )
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "--hawzu-release=1.4.0", "--hawzu-strict", "-p", "no:xdist", timeout=60
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
+
+
 def test_summary_names_the_execution(pytester, hawzu_env):
     result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-title=nightly {release}")
     execution = only_execution(hawzu_env)
