@@ -218,6 +218,8 @@ class Inbox:
             elif case_ids:
                 path, size = str(entry["path"]), int(entry.get("size", 0))
                 attached.append(Attachment(path, name, size, case_ids, nodeid))
+            else:  # a hook left the test no case: nothing will send the copy
+                _remove(entry)
         return attached, warnings
 
     def untold(self) -> list[str]:
@@ -229,10 +231,20 @@ class Inbox:
         ]
 
     def drop(self, nodeid: str) -> None:
-        """Forget a test's attachments (its result was dropped) and remove their files."""
+        """Forget a test's attachments (its result was dropped, or the attempt they
+        came from was rerun) and remove their files."""
         for entry in self._entries.pop(nodeid, ()):
-            if "path" in entry:
-                Path(entry["path"]).unlink(missing_ok=True)
+            _remove(entry)
+
+    def drop_all(self) -> None:
+        """The session ends: tests that never finished get no attachments."""
+        for nodeid in list(self._entries):
+            self.drop(nodeid)
+
+
+def _remove(entry: dict[str, Any]) -> None:
+    if "path" in entry:
+        Path(entry["path"]).unlink(missing_ok=True)
 
 
 def send(client: HawzuClient, execution_id: str, case_id: str, attachment: Attachment) -> str:

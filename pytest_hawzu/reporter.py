@@ -292,6 +292,10 @@ class Reporter:
         outcome = self.recorder.add(report, case_ids, extras.get("steps", ()))
         if outcome is not None:
             self.record(outcome, report)
+        elif report.when == "teardown" and self.recorder.case_ids_of(report.nodeid):
+            # A teardown that did not finish the test ended a void attempt
+            # (pytest-rerunfailures): only the final attempt's files are sent.
+            self.inbox.drop(report.nodeid)
 
     def _unmarked(self, report: pytest.TestReport) -> None:
         if report.when in ("setup", "call", "teardown"):
@@ -450,6 +454,7 @@ class Reporter:
 
     def _finish(self) -> None:
         self._resolve_crashes()
+        self.inbox.drop_all()  # of tests that never finished: nothing sends them
         for line in self.inbox.untold():
             self._problem(line)
         if not self.settings.shared:

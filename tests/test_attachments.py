@@ -478,3 +478,73 @@ def test_a_spool_that_takes_no_copy_is_said_once_with_a_count(pytester, hawzu_en
     result.stdout.fnmatch_lines(
         ["Hawzu: 4 more attachments could not be kept for the same reason; skipped"]
     )
+
+
+def test_a_test_the_result_hook_empties_leaves_no_copy_behind(pytester, hawzu_env):
+    pytester.makeconftest(
+        """
+import dataclasses
+
+def pytest_hawzu_result(result, report):
+    if result.nodeid.endswith("test_a"):
+        return dataclasses.replace(result, case_ids=())
+"""
+    )
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_a(hawzu_attach):
+    hawzu_attach(b"xx", name="b.json")
+
+@pytest.mark.hawzu("TCM-2")
+def test_b(hawzu_attach):
+    hawzu_attach(b"yy", name="c.bin")
+"""
+    )
+    pytester.runpytest(*FAST)
+    assert attached(hawzu_env, "TCM-2") == {"c.bin": b"yy"}
+    assert spooled(pytester) == []
+
+
+def test_attachments_of_a_test_that_never_finished_leave_no_copy(pytester, hawzu_env):
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.fixture
+def shot(hawzu_attach):
+    hawzu_attach(b"screenshot", name="shot.png")
+    yield
+
+@pytest.mark.hawzu("TCM-1")
+def test_stops(shot):
+    pytest.exit("stop")
+"""
+    )
+    pytester.runpytest(*FAST)
+    assert only_execution(hawzu_env)["results"]["TCM-1"]["status"] == "NOT_EXECUTED"
+    assert spooled(pytester) == []
+
+
+def test_only_the_final_attempt_of_a_rerun_attaches(pytester, hawzu_env):
+    pytester.makepyfile(
+        """
+import os
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_flaky(hawzu_attach, tmp_path_factory):
+    marker = tmp_path_factory.getbasetemp() / "tried"
+    first = not marker.exists()
+    marker.touch()
+    hawzu_attach(b"x", name="first.txt" if first else "second.txt")
+    print("attempt", "first" if first else "second")
+    assert not first
+"""
+    )
+    result = pytester.runpytest(*FAST, "--reruns", "1")
+    result.stdout.fnmatch_lines(["*1 passed, 1 rerun*"])
+    assert attached(hawzu_env, "TCM-1") == {"second.txt": b"x"}
+    assert spooled(pytester) == []
