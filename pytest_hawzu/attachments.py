@@ -23,6 +23,7 @@ and `hawzu upload` call.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -243,8 +244,10 @@ class Inbox:
 
 
 def _remove(entry: dict[str, Any]) -> None:
+    # A copy nobody will send: one the spool does not let go of only takes room.
     if "path" in entry:
-        Path(entry["path"]).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(entry["path"]).unlink(missing_ok=True)
 
 
 def send(client: HawzuClient, execution_id: str, case_id: str, attachment: Attachment) -> str:

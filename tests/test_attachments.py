@@ -548,3 +548,24 @@ def test_flaky(hawzu_attach, tmp_path_factory):
     result.stdout.fnmatch_lines(["*1 passed, 1 rerun*"])
     assert attached(hawzu_env, "TCM-1") == {"second.txt": b"x"}
     assert spooled(pytester) == []
+
+
+def test_a_copy_nothing_will_send_that_cannot_be_removed_costs_nothing(pytester, hawzu_env):
+    pytester.makeconftest(unremovable('self.parent.name == "attachments"'))
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.fixture
+def shot(hawzu_attach):
+    hawzu_attach(b"screenshot", name="shot.png")
+    yield
+
+@pytest.mark.hawzu("TCM-1")
+def test_stops(shot):
+    pytest.exit("stop")
+"""
+    )
+    result = pytester.runpytest(*FAST)
+    assert "internal error" not in result.stdout.str()
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
