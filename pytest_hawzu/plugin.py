@@ -6,7 +6,6 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from contextvars import Token
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ SETTINGS = pytest.StashKey[settings.Settings]()
 SANDBOX = pytest.StashKey["Sandbox"]()
 PARENT = pytest.StashKey[str | None]()  # what PARENT_ENV was before this session set it
 # The test of an outer session that started this one, if any (see tagger.forget_current).
-OUTER_TEST = pytest.StashKey[Token[pytest.Item | None]]()
+OUTER_TEST = pytest.StashKey[tagger.Outer]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -29,6 +29,10 @@ _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 # no fixture. A ContextVar rather than a global: plugins that run tests in other
 # contexts (async runners) see their own value.
 _CURRENT: ContextVar[pytest.Item | None] = ContextVar("hawzu_current_item", default=None)
+# The same, for threads a test starts: a new thread does not inherit its context.
+_running: list[pytest.Item | None] = [None]
+# What a nested session saves of the current test, to put back at its end.
+Outer = tuple[Token[pytest.Item | None], pytest.Item | None]
 
 
 class Tagger:
@@ -53,10 +57,12 @@ class Tagger:
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, object, object]:
         token = _CURRENT.set(item)
+        outer, _running[0] = _running[0], item
         try:
             return (yield)
         finally:
             _CURRENT.reset(token)
+            _running[0] = outer
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -190,16 +196,20 @@ def record_step(item: pytest.Item, step: dict[str, Any]) -> None:
 
 
 def current_item() -> pytest.Item | None:
-    """The test whose protocol is running in this process, if any."""
-    return _CURRENT.get()
+    """The test whose protocol is running in this process, if any: this context's
+    (an async runner may run several), else the one a thread of the test sees."""
+    item = _CURRENT.get()
+    return item if item is not None else _running[0]
 
 
-def forget_current() -> Token[pytest.Item | None]:
+def forget_current() -> Outer:
     """A session starts: the test that started it (pytester, pytest.main) is not one of its own."""
-    return _CURRENT.set(None)
+    outer, _running[0] = _running[0], None
+    return _CURRENT.set(None), outer
 
 
-def restore_current(token: Token[pytest.Item | None]) -> None:
+def restore_current(saved: Outer) -> None:
     """The session ends: the test that started it is current again."""
+    token, _running[0] = saved
     with contextlib.suppress(ValueError):  # ended in another context than it started in
         _CURRENT.reset(token)

@@ -444,6 +444,52 @@ def test_steps_of_a_rerun_attempt_are_not_kept(pytester, hawzu_env):
     assert "attempt 1" not in [name for name, _ in steps(result)]
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_step_in_a_thread_the_test_started_is_recorded(pytester, hawzu_env, mode):
+    # A new thread does not inherit the test's context, where `hawzu_step`
+    # looks for the current test first.
+    pytester.makepyfile(
+        test_threads="""
+        import threading
+        import pytest
+        from pytest_hawzu import hawzu_step
+
+        def load():
+            with hawzu_step("load in the background"):
+                pass
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_background():
+            worker = threading.Thread(target=load)
+            worker.start()
+            worker.join()
+        """
+    )
+    pytester.runpytest(*mode).assert_outcomes(passed=1)
+    assert ("load in the background", "PASSED") in steps(results(hawzu_env)["TCM-1"])
+
+
+def test_a_step_after_every_test_ended_is_not_recorded(pytester, hawzu_env):
+    pytester.makepyfile(
+        test_late="""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_first():
+            pass
+        """,
+        conftest="""
+        from pytest_hawzu import hawzu_step
+
+        def pytest_sessionfinish():
+            with hawzu_step("after the tests"):
+                pass
+        """,
+    )
+    pytester.runpytest(*FAST).assert_outcomes(passed=1)
+    assert "after the tests" not in [name for name, _ in steps(results(hawzu_env)["TCM-1"])]
+
+
 ODD_STEP = """
 import pytest
 from pytest_hawzu import hawzu_step
