@@ -30,7 +30,7 @@ class RunFailed(RuntimeError):
     pass
 
 
-def environment() -> dict[str, str]:
+def environment(*, bytecode: bool = False) -> dict[str, str]:
     """The caller's environment minus anything that would change what pytest does."""
     env = {
         k: v
@@ -41,10 +41,12 @@ def environment() -> dict[str, str]:
     # Every run rewrites and compiles the test modules, as a fresh CI checkout
     # does, instead of the first run paying for the bytecode cache of the rest.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if bytecode:
+        del env["PYTHONDONTWRITEBYTECODE"]
     return env
 
 
-def run_pytest(cwd: Path, args: list[str], log: Path) -> Run:
+def run_pytest(cwd: Path, args: list[str], log: Path, *, bytecode: bool = False) -> Run:
     """Run pytest in `cwd` and wait for it with wait4, which reports this child's
     own rusage (RUSAGE_CHILDREN would give the largest of every run so far)."""
     cmd = [sys.executable, "-m", "pytest", *COMMON, *args]
@@ -52,7 +54,7 @@ def run_pytest(cwd: Path, args: list[str], log: Path) -> Run:
     with log.open("w") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=environment(), stdout=out, stderr=subprocess.STDOUT
+            cmd, cwd=cwd, env=environment(bytecode=bytecode), stdout=out, stderr=subprocess.STDOUT
         )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
