@@ -29,6 +29,7 @@ import re
 import shutil
 import threading
 import uuid
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,10 @@ CAPTURED = (("stdout", "Captured stdout"), ("stderr", "Captured stderr"), ("log"
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
+class HawzuAttachWarning(UserWarning):
+    """`hawzu_attach` called for a test that has ended: the file is not sent."""
+
+
 class Attacher:
     """Where tests run: files attachments in the spool directory for the controller."""
 
@@ -75,6 +80,12 @@ class Attacher:
         else:
             entry = self._copy(Path(source), name)
         item.stash.setdefault(_PENDING, []).append(entry)
+
+    def warn_ended(self, item: pytest.Item, source: Source, name: str | None) -> None:
+        """Said where the user's code attached too late (stacklevel: the fixture's caller)."""
+        shown = name or (str(source) if isinstance(source, (str, os.PathLike)) else "bytes")
+        text = f"hawzu_attach of {item.nodeid} after that test ended: {shown} not sent"
+        warnings.warn(hide(valid(text), self.secret), HawzuAttachWarning, stacklevel=3)
 
     def collect(self, item: pytest.Item, report: pytest.TestReport) -> list[dict[str, Any]]:
         """The entries to put on this phase report, adding captured output when due."""

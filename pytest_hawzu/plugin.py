@@ -218,8 +218,13 @@ def hawzu_attach_fixture(request: pytest.FixtureRequest) -> Callable[..., None]:
     item = request.node
 
     def attach(source: Source, name: str | None = None) -> None:
-        if attacher is not None:
-            attacher.attach(item, source, name)
+        if attacher is None:
+            return
+        if not tagger.is_running(item):
+            # Its reports are made: nothing would carry the file to Hawzu.
+            attacher.warn_ended(item, source, name)
+            return
+        attacher.attach(item, source, name)
 
     return attach
 

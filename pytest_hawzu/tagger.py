@@ -202,6 +202,11 @@ def current_item() -> pytest.Item | None:
     return item if item is not None else _running[0]
 
 
+def is_running(item: pytest.Item) -> bool:
+    """The item is the test running here: its reports are still to be made."""
+    return current_item() is item
+
+
 def forget_current() -> Outer:
     """A session starts: the test that started it (pytester, pytest.main) is not one of its own."""
     outer, _running[0] = _running[0], None

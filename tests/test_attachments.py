@@ -556,3 +556,36 @@ def test_flaky(hawzu_attach, tmp_path_factory):
     result.stdout.fnmatch_lines(["*1 passed, 1 rerun*"])
     assert attached(hawzu_env, "TCM-1") == {"second.txt": b"x"}
     assert spooled(pytester) == []
+
+
+LATE = """
+import pytest
+
+kept = []
+
+@pytest.mark.hawzu("TCM-1")
+def test_keeps_the_fixture(hawzu_attach):
+    kept.append(hawzu_attach)
+
+@pytest.mark.hawzu("TCM-2")
+def test_attaches_to_the_ended_test():
+    kept[0](b"too late", name="late.txt")
+"""
+
+
+@pytest.mark.parametrize(
+    "mode",
+    # loadfile: both tests in one worker, where the first kept its fixture.
+    [pytest.param(FAST, id="no-xdist"), pytest.param((*XDIST, "--dist=loadfile"), id="n2")],
+)
+def test_attaching_to_a_test_that_ended_is_a_warning_and_leaves_no_copy(pytester, hawzu_env, mode):
+    pytester.makepyfile(LATE)
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*mode, "-W", "default")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*hawzu_attach of *::test_keeps_the_fixture after that test ended: late.txt not sent*"]
+    )
+    results = only_execution(hawzu_env)["results"]
+    assert results["TCM-1"]["attachments"] == results["TCM-2"]["attachments"] == []
+    assert spooled(pytester) == []
