@@ -203,6 +203,17 @@ def test_a_journal_that_cannot_be_written_does_not_stop_the_run(pytester, hawzu_
     assert statuses(only_execution(hawzu_env)) == EXPECTED
 
 
+def test_a_journal_that_cannot_be_opened_is_said_after_pytest_s_header(pytester, hawzu_env):
+    pytester.makepyfile(SUITE)
+    (pytester.path / "spool").write_text("a file where the spool directory should be")
+    result = run(pytester, "--hawzu-spool-dir=spool")
+    lines = result.outlines
+    said = next(i for i, line in enumerate(lines) if "Hawzu: no journal in" in line)
+    header = next(i for i, line in enumerate(lines) if "test session starts" in line)
+    assert header < said, lines
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
 def test_a_delivered_run_removes_its_journal(pytester, hawzu_env):
     pytester.makepyfile(SUITE)
     result = run(pytester)
