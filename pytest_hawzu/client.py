@@ -348,10 +348,16 @@ class HawzuClient:
         # behind anything that says 200: a proxy, a sign-in page, a wrong URL.
         if "accepted" not in body and "rejected" not in body:
             raise _not_the_api(200, "POST", path, f"JSON without 'accepted': {_short(body)}")
-        items = body.get("rejected") or []
-        accepted = body.get("accepted", len(results) - len(items))
-        if not isinstance(items, list) or not isinstance(accepted, int):
+        items = body.get("rejected", [])
+        if not isinstance(items, list):
             raise _not_the_api(200, "POST", path, f"JSON of another shape: {_short(body)}")
+        accepted = body.get("accepted", len(results) - len(items))
+        # Every result is accepted or rejected: counts that say otherwise do not
+        # say that anything was kept.
+        if type(accepted) is not int or accepted + len(items) != len(results):
+            raise _not_the_api(
+                200, "POST", path, f"counts that do not add up to {len(results)}: {_short(body)}"
+            )
         rejected = tuple(_rejection(item, results) for item in items)
         return BatchOutcome(accepted=accepted, rejected=rejected)
 

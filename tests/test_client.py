@@ -129,6 +129,13 @@ def test_upload_to_a_sign_in_page_keeps_the_journal(pytester, hawzu_env, sign_in
         {"accepted": 4, "rejected": ["TCM-1"]},
         {"accepted": 4, "rejected": {"TCM-1": "no"}},
         {"accepted": "4"},
+        # Counts that do not add up to the batch: nothing says the result was kept.
+        {"accepted": 0},
+        {"accepted": 2},
+        {"accepted": 0, "rejected": []},
+        {"accepted": True},
+        {"rejected": None},
+        {"accepted": 1, "rejected": [{"index": 0, "error": "no such case"}]},
     ],
 )
 def test_a_batch_answer_of_the_wrong_shape_is_not_the_api(httpserver, body):
