@@ -53,7 +53,11 @@ class SessionSummary:
             yield f"rejected: {rejection.case_id} ({tests}): {rejection.code} {rejection.message}"
         if self.undelivered:
             reasons = sorted(set(self.delivery.undelivered.values()))
-            yield f"not delivered: {counted(self.undelivered, 'result')} ({'; '.join(reasons)})"
+            line = f"not delivered: {counted(self.undelivered, 'result')} ({'; '.join(reasons)})"
+            outdated = len(self.delivery.outdated)
+            if outdated:
+                line += f"; Hawzu still shows an earlier result for {outdated} of them"
+            yield line
         yield from self.problems
         if self.unmarked:
             word = "test has" if self.unmarked == 1 else "tests have"

@@ -50,10 +50,18 @@ class Delivery:
     delivered: dict[str, Status] = field(default_factory=dict)
     rejected: dict[str, Rejection] = field(default_factory=dict)
     undelivered: dict[str, str] = field(default_factory=dict)
+    # Undelivered cases for which Hawzu keeps an earlier result of this session.
+    outdated: set[str] = field(default_factory=set)
     requests: int = 0
     attachments_sent: int = 0
     # "case: name (copy)" of each attachment kept for `hawzu upload`, and why.
     attachments_unsent: dict[str, str] = field(default_factory=dict)
+
+    def undeliver(self, case_id: str, reason: str) -> None:
+        """The case's latest result did not reach Hawzu: it is not counted as sent."""
+        self.undelivered[case_id] = reason
+        if self.delivered.pop(case_id, None) is not None:
+            self.outdated.add(case_id)
 
     def by_status(self) -> dict[Status, int]:
         counts: dict[Status, int] = {}
@@ -237,8 +245,7 @@ class Uploader:
         with self._cond:
             self._closed = True
             for case_id in self._in_flight:
-                self.delivery.undelivered[case_id] = reason
-                self.delivery.delivered.pop(case_id, None)
+                self.delivery.undeliver(case_id, reason)
 
     def _wake(self) -> None:
         first = self._oldest is None
@@ -270,8 +277,7 @@ class Uploader:
     def _internal_error(self, exc: Exception, case_ids: Iterable[str]) -> str:
         reason = f"{internal_error(exc)}; the journal keeps the results: please report this"
         for case_id in case_ids:
-            self.delivery.undelivered[case_id] = reason
-            self.delivery.delivered.pop(case_id, None)
+            self.delivery.undeliver(case_id, reason)
         self._report(f"Hawzu: {reason}")
         return reason
 
@@ -412,6 +418,7 @@ class Uploader:
         told = {r.case_id for r in outcome.rejected if self._told(r)}
         for result in batch:
             self.delivery.undelivered.pop(result.case_id, None)
+            self.delivery.outdated.discard(result.case_id)
             if result.case_id in rejected:
                 self.delivery.rejected[result.case_id] = rejected[result.case_id]
                 self.delivery.delivered.pop(result.case_id, None)
@@ -451,7 +458,7 @@ class Uploader:
             self.delivery.locked = True
         reason = describe(exc)
         for result in batch:
-            self.delivery.undelivered[result.case_id] = reason
+            self.delivery.undeliver(result.case_id, reason)
         if not (isinstance(exc, GaveUp) and exc.reason == DEADLINE_REACHED):
             # When the flush runs out of time, the summary says it once for all.
             self._notice(f"Hawzu: {counted(len(batch), 'result')} not delivered: {reason}")
@@ -463,7 +470,7 @@ class Uploader:
     def _give_up_pending(self, reason: str) -> None:
         with self._cond:
             for case_id in self._pending:
-                self.delivery.undelivered[case_id] = reason
+                self.delivery.undeliver(case_id, reason)
             self._pending.clear()
             self._cond.notify()
 

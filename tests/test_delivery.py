@@ -439,6 +439,37 @@ def test_final_errors_on_results_are_reported_and_not_retried(pytester, hawzu_en
     assert len(journals(pytester)) == 1
 
 
+LATER_RESULT_REFUSED = (
+    CONTROL
+    + """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+@pytest.mark.parametrize("n", [0, 1])
+def test_p(n):
+    if n == 1:
+        # The case's PASSED is in Hawzu; its FAILED, from here on, is refused.
+        wait_for("TCM-1 on the server", lambda: stored("TCM-1"))
+        sandbox("faults", {"fail": {"status": 400, "count": 1000, "path": "/results"}})
+        assert 0
+"""
+)
+
+
+def test_a_case_whose_latest_result_was_not_delivered_is_not_counted_as_sent(pytester, hawzu_env):
+    pytester.makepyfile(LATER_RESULT_REFUSED)
+    result = run(pytester)
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}  # out of date
+    result.stdout.fnmatch_lines(
+        [
+            "*- Hawzu -*",
+            "results sent: none",
+            "not delivered: 1 result (HTTP 400 *); Hawzu still shows an earlier result "
+            "for 1 of them",
+        ]
+    )
+
+
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
 def test_final_errors_at_start_up_are_reported_and_not_retried(pytester, hawzu_env, status):
     hawzu_env.fail_next(status, 1000, path="/executions")
