@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 
 from pytest_hawzu import answers
 from pytest_hawzu.failures import HOOK_FAILURES
+from pytest_hawzu.settings import TOKEN_ENV
+from pytest_hawzu.text import hide, hiding
 
 MARKER = "hawzu"
 MARKER_HELP = (
@@ -46,7 +49,9 @@ def warn_if_bad(item: pytest.Item) -> None:
     if _BAD in item.stash:
         problem = item.stash[_BAD]
         del item.stash[_BAD]
-        warnings.warn(problem, HawzuMarkerWarning, stacklevel=1)
+        # The plugin's words, about a node ID or a hook's error that may show the token.
+        secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
+        warnings.warn(hide(problem, secret), HawzuMarkerWarning, stacklevel=1)
 
 
 def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:

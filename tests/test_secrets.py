@@ -420,3 +420,39 @@ def test_a_token_too_short_to_be_a_secret_does_not_garble_messages():
     client.close()
     assert "GET /me" in str(raised.value)
     assert "Connection" in str(raised.value)
+
+
+MARKER_WARNINGS_WITH_THE_TOKEN = """
+import os
+import pytest
+
+TOKEN = os.environ["HAWZU_API_TOKEN"]
+
+@pytest.mark.hawzu("")
+@pytest.mark.parametrize("token", [TOKEN])
+def test_named_after_it(token):
+    pass
+
+def test_looked_up():
+    pass
+"""
+
+LOOKUP_SHOWS_THE_TOKEN = """
+import os
+
+def pytest_hawzu_case_ids(item):
+    if item.name == "test_looked_up":
+        raise RuntimeError("lookup failed for " + os.environ["HAWZU_API_TOKEN"])
+"""
+
+
+def test_the_plugin_s_warnings_about_case_ids_do_not_show_the_token(pytester, hawzu_env):
+    pytester.makeconftest(LOOKUP_SHOWS_THE_TOKEN)
+    pytester.makepyfile(MARKER_WARNINGS_WITH_THE_TOKEN)
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*FAST, "-W", "default")
+    result.assert_outcomes(passed=2, warnings=2)
+    said = [line for line in result.outlines if "not reported" in line]
+    assert len(said) == 2, result.outlines
+    assert all(TOKEN[:6] not in line for line in said), said
+    assert "lookup failed for ***" in "\n".join(said)
