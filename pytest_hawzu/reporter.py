@@ -222,7 +222,8 @@ class Reporter:
     def _open(self) -> Execution:
         """Runs on the sender thread, before any result goes out."""
         # In strict mode no test runs and nothing is kept: no promise of a journal.
-        kept = "" if self.settings.strict else " (results are kept in the journal)"
+        keeps = self.journal is not None and not self.settings.strict
+        kept = " (results are kept in the journal)" if keeps else ""
         if self.token_missing:
             raise StartupError(
                 f"{TOKEN_ENV} is not set: export the API token created in Hawzu's web "

@@ -192,6 +192,17 @@ def test_a_missing_token(pytester, hawzu_env, monkeypatch):
     assert hawzu_env.requests() == []
 
 
+def test_a_missing_token_promises_no_journal_when_there_is_none(
+    pytester, hawzu_env, monkeypatch
+):
+    monkeypatch.delenv("HAWZU_API_TOKEN")
+    (pytester.path / "afile").write_text("a file where the spool directory should be")
+    result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-spool-dir=afile/sub")
+    result.stdout.fnmatch_lines(["Hawzu: no journal in *; results are not kept"])
+    result.stdout.fnmatch_lines(["not reported: HAWZU_API_TOKEN is not set: *"])
+    assert "kept in the journal" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(
     ("release", "message"),
     [
