@@ -59,9 +59,10 @@ UPLOAD_TERMS = {
     "--hawzu-url (HAWZU_URL)": "--url (or the URL the journal recorded)",
     "check --hawzu-release and --hawzu-project": "check the release and project the journal "
     "recorded (its first line)",
-    "pass the release ID to --hawzu-release instead": "the journal recorded the release by a "
-    "name several releases share",
-    "set --hawzu-project (HAWZU_PROJECT)": "the journal recorded no project for it",
+    # No --release or --project here: what the journal recorded is what to change.
+    "pass the release ID to --hawzu-release instead": "put the release ID in the journal's "
+    'first line ("release": "<ID>")',
+    "set --hawzu-project (HAWZU_PROJECT)": 'add "project": "<ID>" to the journal\'s first line',
     "check --hawzu-execution (HAWZU_EXECUTION) and --hawzu-release (HAWZU_RELEASE)": "the "
     "journal recorded both",
     "check --hawzu-execution (HAWZU_EXECUTION)": "check the execution the journal recorded",

@@ -6,7 +6,8 @@ execution once it is known, each finished test, the planned scope, the tests
 a hook dropped and the end.
 Each line is handed to the OS as soon as it is written, so a `kill -9` of
 pytest loses nothing that pytest had finished. A torn last line is ignored
-when reading. `hawzu upload` delivers what a journal holds.
+when reading; an unreadable line anywhere else is damage, and stops the
+journal. `hawzu upload` delivers what a journal holds.
 """
 
 from __future__ import annotations
@@ -207,18 +208,28 @@ HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "batch_size": (int,),
     "notes_limit": (int,),
 }
+# What `hawzu upload` adds to a kept journal (see `append`): these may follow
+# the line a killed run tore, and leave it the run's last.
+APPENDED = frozenset({"attachment_done"})
 
 
 def read(path: Path) -> Contents:
     """The journal's contents, read a line at a time: a run of 100,000 tests
     must not sit in memory as text and as parsed records besides."""
     contents: Contents | None = None
+    torn: int | None = None  # the first unreadable line's number
     # utf-8-sig: an editor on Windows may have saved it with a byte order mark.
     with path.open(encoding="utf-8-sig") as stream:
-        for line in stream:
+        for number, line in enumerate(stream, start=1):
             record = _parse(line)
             if record is None:
+                if torn is None and line.strip():  # a blank line holds nothing
+                    torn = number
                 continue
+            if torn is not None and record.get("type") not in APPENDED:
+                # A kill -9 tears only the end: a record after it means
+                # damage, and skipping the line would misreport its case.
+                raise JournalError(_damaged(path, torn))
             if contents is None:
                 contents = _first(path, record)
             else:
@@ -226,6 +237,14 @@ def read(path: Path) -> Contents:
     if contents is None:
         raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
     return contents
+
+
+def _damaged(path: Path, number: int) -> str:
+    return (
+        f"{path}: line {number} is damaged (not a JSON object) and more records follow it; "
+        f"nothing was sent and the journal is kept: repair line {number}, or delete it and "
+        "lose what it held, then run hawzu upload again"
+    )
 
 
 def _first(path: Path, record: dict[str, Any]) -> Contents:
@@ -239,7 +258,7 @@ def _take(contents: Contents, record: dict[str, Any]) -> None:
     try:
         _apply(contents, record)
     except (KeyError, TypeError, ValueError) as exc:
-        # Torn lines are skipped above; a whole line that is damaged is not
+        # A torn last line is skipped above; a whole line that is damaged is not
         # ours to guess at: say which, rather than crash or drop a result.
         raise JournalError(
             f"{contents.path}: a damaged {kind!r} record ({type(exc).__name__}: {exc})"

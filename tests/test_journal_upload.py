@@ -8,6 +8,7 @@ server exactly what a healthy run would have put there.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -411,6 +412,10 @@ def test_upload_without_a_token_is_one_line(pytester, hawzu_env, monkeypatch):
             id="started-text",
         ),
         pytest.param(b'{"type":"session","version":1}\n' + b"[" * 100_000 + b"\n", id="deep"),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n[1]\n{"type":"end"}\n',
+            id="array-inside",
+        ),
     ],
 )
 def test_a_bad_path_is_one_line(pytester, hawzu_env, content):
@@ -740,6 +745,102 @@ def upload_anyway(pytester: pytest.Pytester, *args: str) -> Any:
     result = pytester.run(HAWZU, "upload", *args, timeout=120)
     assert_clean(result)
     return result
+
+
+def execution_of(path: Path) -> str:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return next(r["id"] for r in records if r["type"] == "execution")
+
+
+@pytest.mark.parametrize("kind", ["test", "scope", "execution"])
+def test_an_unreadable_line_inside_a_journal_stops_only_its_journal(pytester, hawzu_env, kind):
+    # A kill -9 tears only the last line: one cut short with lines after it is
+    # damage, and skipping it would report its case as not executed, or not at all.
+    pytester.makepyfile(SUITE)
+    for _ in range(2):
+        hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+        run(pytester, "--hawzu-flush-timeout=0.5")
+        hawzu_env.clear_faults()
+    damaged, good = journals(pytester)
+    damaged_id, good_id = execution_of(damaged), execution_of(good)
+    lines = damaged.read_text().splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines, 1) if json.loads(line)["type"] == kind)
+    assert number < len(lines)
+    lines[number - 1] = lines[number - 1][:30] + "\n"
+    damaged.write_text("".join(lines))
+
+    result = upload_anyway(pytester, ".hawzu")
+    assert result.ret == 1
+    shown = damaged.relative_to(pytester.path)
+    said = [line for line in result.outlines if line.startswith(f"{shown}:")]
+    assert len(said) == 1, result.outlines
+    assert fnmatch.fnmatch(
+        said[0],
+        f"{shown}: line {number} is damaged*the journal is kept: repair line {number}*"
+        "run hawzu upload again",
+    ), said
+    assert journals(pytester) == [damaged]
+    assert damaged.read_text() == "".join(lines)  # nothing noted in it either
+    executions = {e["id"]: e for e in hawzu_env.executions()}
+    assert executions[damaged_id]["results"] == {}
+    assert statuses(executions[good_id]) == EXPECTED
+
+
+def test_a_torn_last_line_stays_torn_under_what_an_upload_noted_after_it(pytester, hawzu_env):
+    # A killed run tore its last line; an upload that failed later noted after
+    # it an attachment it had sent. The torn line is still the run's end.
+    spool = pytester.mkdir(".hawzu")
+    header = json.dumps({"type": "session", "version": 1, "url": hawzu_env.url, "release": "1.4.0"})
+    good = '{"type":"test","nodeid":"t.py::a","case_ids":["TCM-1"],"status":"passed"}'
+    path = spool / "run-a.jsonl"
+    path.write_text(f'{header}\n{good}\n{{"type":"test","nodeid":"t.py::b","case')
+    journal.append(path, {"type": "attachment_done", "path": "/gone/x.txt", "case": "TCM-1"})
+    result = upload(pytester, str(spool))
+    assert result.ret == 0, result.outlines
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+@pytest.mark.parametrize(
+    ("release", "advice", "fix"),
+    [
+        pytest.param(
+            ("rel_20", "proj_202"),
+            '*needs a project: add "project": "<ID>" to the journal\'s first line; the token '
+            "sees projects: proj_101, proj_202; the journal is kept: once that is fixed, *",
+            {"project": "proj_101"},
+            id="no-project",
+        ),
+        pytest.param(
+            ("rel_21", "proj_101"),
+            "*2 releases are named '1.4.0' in project proj_101: put the release ID in the "
+            'journal\'s first line ("release": "<ID>"); the journal is kept: once that *',
+            {"release": "rel_7"},
+            id="name-shared",
+        ),
+    ],
+)
+def test_a_release_the_journal_names_ambiguously_gets_advice_that_works(
+    pytester, hawzu_env, release, advice, fix
+):
+    # hawzu upload has no --release or --project: what to change is the journal.
+    release_id, project = release
+    if project != "proj_101":
+        hawzu_env.add_project(project, "Billing", "BIL")
+    hawzu_env.add_release(release_id, "1.4.0", project, "IN_PROGRESS")
+    spool = pytester.mkdir(".hawzu")
+    made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "1.4.0"})
+    made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
+    made.close(delivered=False)
+    result = upload_anyway(pytester, str(spool))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([f"{made.path}: not delivered: {advice}"])
+    assert hawzu_env.executions() == []
+    first, *rest = made.path.read_text().splitlines(keepends=True)
+    made.path.write_text("".join([json.dumps({**json.loads(first), **fix}) + "\n", *rest]))
+    assert upload(pytester, str(spool)).ret == 0
+    execution = only_execution(hawzu_env)
+    assert execution["release_id"] == "rel_7"
+    assert statuses(execution) == {"TCM-1": "PASSED"}
 
 
 def test_a_journal_saved_with_a_byte_order_mark_is_read(pytester, hawzu_env):
