@@ -2,8 +2,8 @@
 
 One JSON object per line. The first line says where the results belong (URL,
 release, title, idempotency key; never the token); later lines add the
-execution once it is known, each finished test, the planned scope, the tests
-a hook dropped and the end.
+execution and its release once they are known, each finished test, the
+planned scope, the tests a hook dropped and the end.
 Each line is handed to the OS as soon as it is written, so a `kill -9` of
 pytest loses nothing that pytest had finished. A torn last line is ignored
 when reading; an unreadable line anywhere else is damage, and stops the
@@ -106,8 +106,13 @@ class Journal:
     def attachment_done(self, attachment: Attachment, case_id: str) -> None:
         self.write(attachment_done(attachment, case_id))
 
-    def execution(self, execution_id: str, web_url: str) -> None:
-        self.write({"type": "execution", "id": execution_id, "web_url": web_url})
+    def execution(self, execution_id: str, web_url: str, release_id: str = "") -> None:
+        record = {"type": "execution", "id": execution_id, "web_url": web_url}
+        if release_id:
+            # What proves, should the upload go to another URL, that the
+            # execution there with this ID is the run's own.
+            record["release_id"] = release_id
+        self.write(record)
 
     def scope(self, cases: Mapping[str, Sequence[str]]) -> None:
         self.write({"type": "scope", "cases": cases})
@@ -175,6 +180,9 @@ class Contents:
     header: dict[str, Any]
     execution_id: str | None = None
     web_url: str = ""
+    # The execution's release, as Hawzu said when the run opened it; None in
+    # journals written before it was recorded.
+    release_id: str | None = None
     outcomes: list[TestOutcome] = field(default_factory=list)
     scope: dict[str, list[str]] = field(default_factory=dict)
     # Tests a `pytest_hawzu_result` hook dropped or moved away from their cases.
@@ -291,6 +299,9 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
     if kind == "execution":
         contents.execution_id = _text(record["id"], "id")
         contents.web_url = str(record.get("web_url", ""))
+        # Each execution record replaces the last: a release of another one must not stay.
+        release_id = record.get("release_id")
+        contents.release_id = None if release_id is None else _text(release_id, "release_id")
     elif kind == "test":
         contents.outcomes.append(TestOutcome.from_json(record))
     elif kind == "scope":

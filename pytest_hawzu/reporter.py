@@ -233,7 +233,7 @@ class Reporter:
             raise StartupError(f"{UNUSABLE_TOKEN}{kept}")
         execution = open_execution(self.client, self.retrier.call, self.plan)
         if self.journal is not None:
-            self.journal.execution(execution.id, execution.web_url)
+            self.journal.execution(execution.id, execution.web_url, execution.release_id)
         return execution
 
     # -- per test: record and enqueue only ----------------------------------

@@ -21,12 +21,19 @@ from pytest_hawzu.aggregate import (
     not_executed,
     not_run,
 )
-from pytest_hawzu.client import EXECUTION_LOCKED, RELEASE_LOCKED, ApiError, HawzuClient, HawzuError
+from pytest_hawzu.client import (
+    EXECUTION_LOCKED,
+    RELEASE_LOCKED,
+    ApiError,
+    Execution,
+    HawzuClient,
+    HawzuError,
+)
 from pytest_hawzu.failures import internal_error, why
 from pytest_hawzu.model import CaseResult, counted
 from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT, check_url, shown_url
-from pytest_hawzu.startup import Plan, describe, may_pass, open_execution
+from pytest_hawzu.startup import Plan, StartupError, describe, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
 
 Say = Callable[[str], None]
@@ -119,12 +126,45 @@ def _upload_held(
         # itself would, open no empty execution for it.
         _finished(path, say, "no result to report")
         return True
+    return _send(
+        contents,
+        results,
+        url=url,
+        target=target,
+        token=token,
+        retrier=retrier,
+        timeout=timeout,
+        say=say,
+    )
+
+
+def _send(
+    contents: journal.Contents,
+    results: list[CaseResult],
+    *,
+    url: str | None,
+    target: str,
+    token: str,
+    retrier: Retrier,
+    timeout: float,
+    say: Say,
+) -> bool:
+    path = contents.path
+    # Sent to another server than the run's, the recorded execution ID may
+    # name somebody else's execution there: it must be in the run's release.
+    recorded_url = str(contents.header.get("url") or "").rstrip("/")
+    moved = url is not None and url != recorded_url
+    unprovable = _unprovable(contents) if moved else None
+    if unprovable is not None:
+        say(
+            f"{path}: not sent to {shown_url(target)}: the journal recorded execution "
+            f"{unprovable} but not its release, so nothing shows that {unprovable} there is "
+            f"the run's own; the journal is kept: upload it without --url, to "
+            f"{shown_url(recorded_url)}"
+        )
+        return False
     client = HawzuClient(target, token, timeout=timeout, observer=retrier.throttle.observe)
     try:
-        # Sent to another server than the run's, the recorded execution ID may
-        # name somebody else's execution there: joined as a run would, it must
-        # be in the journal's release.
-        moved = url is not None and url != str(contents.header.get("url") or "").rstrip("/")
         outcome = _deliver(contents, results, client, retrier, say, moved=moved)
     finally:
         client.close()
@@ -155,8 +195,8 @@ def _deliver(
     execution_id = contents.execution_id
     try:
         if execution_id and moved:
-            _open(contents, client, retrier, execution=execution_id)
-        execution_id = execution_id or _open(contents, client, retrier)
+            _rejoin(contents, client, retrier, execution_id)
+        execution_id = execution_id or _open(contents, client, retrier).id
         if contents.delivered:
             say(f"{contents.path}: every result is in execution {execution_id} already")
         else:
@@ -300,12 +340,34 @@ def _send_attachment(
         say(f"  {what} sent")
 
 
+def _unprovable(contents: journal.Contents) -> str | None:
+    """The execution the journal would join, when nothing in it can tell that
+    execution from another with the same ID: a run given only --hawzu-execution
+    records no release, and older journals did not record the execution's."""
+    execution = contents.execution_id or contents.header.get("execution")
+    if execution and not contents.header.get("release") and not contents.release_id:
+        return str(execution)
+    return None
+
+
+def _rejoin(
+    contents: journal.Contents, client: HawzuClient, retrier: Retrier, execution_id: str
+) -> None:
+    """Check, on another server than the run's, that the recorded execution is the run's."""
+    joined = _open(contents, client, retrier, execution=execution_id)
+    if contents.release_id and joined.release_id != contents.release_id:
+        raise StartupError(
+            f"execution {execution_id} belongs to release {joined.release_id}, not to the "
+            f"run's ({contents.release_id}): check --url, or upload without it"
+        )
+
+
 def _open(
     contents: journal.Contents,
     client: HawzuClient,
     retrier: Retrier,
     execution: str | None = None,
-) -> str:
+) -> Execution:
     """The journal's execution: created as the run would have, or `execution` joined."""
     header = contents.header
     plan = Plan(
@@ -316,7 +378,7 @@ def _open(
         idempotency_key=header.get("idempotency_key"),
         execution=execution or header.get("execution"),
     )
-    return open_execution(client, retrier.call, plan).id
+    return open_execution(client, retrier.call, plan)
 
 
 def _results(contents: journal.Contents) -> list[CaseResult]:

@@ -367,6 +367,11 @@ def test_upload_without_a_token_is_one_line(pytester, hawzu_env, monkeypatch):
             b'{"type":"session","url":"URL","version":1}\n{"type":"execution","id":null}\n',
             id="null-exe",
         ),
+        pytest.param(
+            b'{"type":"session","url":"URL","version":1}\n'
+            b'{"type":"execution","id":"exe_1","release_id":7}\n',
+            id="exe-release-number",
+        ),
         pytest.param(b'{"type":"session","url":"URL","version":99}\n', id="newer-version"),
         pytest.param(
             b'{"type":"session","url":"URL","version":1,"batch_size":-1}\n', id="batch-negative"
@@ -890,6 +895,83 @@ def test_an_upload_sent_elsewhere_does_not_post_into_a_stranger_execution(
         assert other.executions()[0]["status"] == "IN_PROGRESS"
     finally:
         other.stop()
+
+
+def execution_only_run(pytester: pytest.Pytester, sandbox: Sandbox, *, opened: bool) -> str:
+    """A shard that joins `hawzu execution create`'s execution, no release given,
+    and keeps its journal: only its results fail (`opened`), or Hawzu was down."""
+    made = pytester.run(HAWZU, "execution", "create", "--release", "1.4.0", timeout=60)
+    assert made.ret == 0, made.errlines
+    execution_id: str = made.outlines[-1]
+    pytester.makepyfile(SUITE)
+    sandbox.fail_next(503, 10_000, path="/results" if opened else None, retry_after=60)
+    assert FAST[0].startswith("--hawzu-release=")
+    result = pytester.runpytest(
+        *FAST[1:],  # no release: the execution alone
+        "-k",
+        "not deselected",
+        f"--hawzu-execution={execution_id}",
+        "--hawzu-flush-timeout=0.5",
+    )
+    sandbox.clear_faults()
+    header = json.loads((pytester.path / kept_journal(result)).read_text().splitlines()[0])
+    assert (header["release"], header["execution"]) == (None, execution_id)
+    return execution_id
+
+
+def forget_release_ids(path: Path) -> None:
+    """As a journal written before the execution's release was recorded."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record.pop("release_id", None)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.mark.parametrize("journal_of", ["opened", "old-journal", "never-opened"])
+def test_a_moved_upload_of_a_run_given_only_an_execution_is_never_posted_to_a_stranger(
+    pytester, hawzu_env, journal_of
+):
+    execution_id = execution_only_run(pytester, hawzu_env, opened=journal_of != "never-opened")
+    if journal_of == "old-journal":
+        forget_release_ids(journals(pytester)[0])
+    other = Sandbox(token=hawzu_env.token).start()
+    try:
+        other.add_release("rel_9", "2.0.0")
+        api = Api(other)
+        stranger = api.new_execution(release_id="rel_9", title="someone else's nightly")
+        api.close()
+        assert stranger["id"] == execution_id  # IDs mean something else on each server
+        asked = len(other.requests())
+        result = upload_anyway(pytester, ".hawzu", "--url", other.url)
+        assert result.ret == 1
+        if journal_of == "opened":
+            why = f"*execution {execution_id} belongs to release rel_9, not to the run's (rel_7)*"
+        else:
+            why = (
+                f"*.jsonl: not sent to {other.url}: the journal recorded execution "
+                f"{execution_id} but not its release, *; the journal is kept: upload it "
+                f"without --url, to {hawzu_env.url}"
+            )
+            assert len(other.requests()) == asked  # nothing asked, the token not sent
+        result.stdout.fnmatch_lines([why])
+        assert other.executions()[0]["results"] == {}
+        assert len(journals(pytester)) == 1
+    finally:
+        other.stop()
+
+
+def test_a_moved_upload_into_the_runs_own_execution_goes_through(pytester, hawzu_env):
+    # The same Hawzu under another name: the recorded release proves the
+    # execution is the run's own.
+    execution_id = execution_only_run(pytester, hawzu_env, opened=True)
+    elsewhere = hawzu_env.url.replace("127.0.0.1", "localhost")
+    result = upload(pytester, ".hawzu", "--url", elsewhere)
+    assert result.ret == 0, result.outlines
+    execution = only_execution(hawzu_env)
+    assert execution["id"] == execution_id
+    assert statuses(execution) == EXPECTED
+    assert execution["status"] == "IN_PROGRESS"  # a shard leaves it open
+    assert journals(pytester) == []
 
 
 CHDIR_AT_IMPORT = """
