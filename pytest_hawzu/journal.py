@@ -35,6 +35,8 @@ if sys.platform != "win32":
 VERSION = 1
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 SUFFIX = ".jsonl"
+# A journal that stopped being written: it lacks the tests that finished after.
+PARTIAL = ".partial" + SUFFIX
 
 
 class Journal:
@@ -90,11 +92,16 @@ class Journal:
             try:
                 written = os.write(self._stream.fileno(), line)
             except OSError as exc:
-                self.failure = why(exc)
+                self._stop(why(exc))
                 return
             if written < len(line):
                 # Only the end of the file may be torn: write nothing after it.
-                self.failure = "the file system took only part of a record"
+                self._stop("the file system took only part of a record")
+
+    def _stop(self, failure: str) -> None:
+        self.failure = failure
+        # Marked at once, should the run be killed later; `close` says if it failed.
+        self._mark_partial()
 
     def test(self, outcome: TestOutcome) -> None:
         self.write({"type": "test", **outcome.to_json()})
@@ -138,6 +145,10 @@ class Journal:
             return None
         self.write({"type": "end", "delivered": delivered})
         note = None if delivered else self._restore()
+        if not delivered and self.failure is not None and not self.lost:
+            # Again, should that have failed or the file been written out again;
+            # while its lock is held, so that no upload takes it for a whole one.
+            note = self._mark_partial() or note
         with self._lock:
             self._stream.close()
         if delivered:
@@ -149,6 +160,24 @@ class Journal:
                     f"removed ({why(exc)}): delete it"
                 )
         return note
+
+    def _mark_partial(self) -> str | None:
+        """Name the journal partial, so that `hawzu upload` takes no test missing from
+        it for one that never ran. Marking it inside would need the space that ran
+        out; a rename needs none."""
+        if self.path.name.endswith(PARTIAL):
+            return None
+        partial = self.path.with_name(self.path.name.removesuffix(SUFFIX) + PARTIAL)
+        try:
+            self.path.rename(partial)
+        except OSError as exc:
+            return (
+                f"the journal {self.path} is incomplete and could not be renamed ({why(exc)}): "
+                f"rename it to {partial.name} before hawzu upload, or tests missing from it "
+                "are recorded as not executed"
+            )
+        self.path = partial
+        return None
 
     def _restore(self) -> str | None:
         """Write the journal out again if something deleted it during the run (a
@@ -189,6 +218,8 @@ class Contents:
     dropped: set[str] = field(default_factory=set)
     # Every result reached the execution; the run may have died completing it.
     delivered: bool = False
+    # Writing stopped before the run ended, and results may be missing from it.
+    partial: bool = False
     ended: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     # (path, case ID) of attachments already sent or refused for good.
@@ -244,6 +275,8 @@ def read(path: Path) -> Contents:
                 _take(contents, record)
     if contents is None:
         raise JournalError(f"{path}: not a pytest-hawzu journal (no session line)")
+    # Once every result reached Hawzu, what came after the failure does not matter.
+    contents.partial = is_partial(path) and not contents.delivered
     return contents
 
 
@@ -253,6 +286,11 @@ def _damaged(path: Path, number: int) -> str:
         f"nothing was sent and the journal is kept: repair line {number}, or delete it and "
         "lose what it held, then run hawzu upload again"
     )
+
+
+def is_partial(path: Path) -> bool:
+    """Named as a journal that stopped being written, itself or the file a link names."""
+    return path.name.endswith(PARTIAL) or _real(path).name.endswith(PARTIAL)
 
 
 def _first(path: Path, record: dict[str, Any]) -> Contents:

@@ -33,7 +33,7 @@ from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.deadline import within
 from pytest_hawzu.failures import HOOK_FAILURES, internal_error
-from pytest_hawzu.journal import Journal
+from pytest_hawzu.journal import Journal, is_partial
 from pytest_hawzu.model import TestOutcome, counted
 from pytest_hawzu.outcome import RERUN, TestRecorder
 from pytest_hawzu.retry import Retrier, RetryPolicy
@@ -410,8 +410,8 @@ class Reporter:
         self.journal_failed = True
         self._problem(
             f"Hawzu: the journal {journal.path} could not be written ({journal.failure}); "
-            "results are still sent, but what does not reach Hawzu cannot be recovered "
-            "with hawzu upload"
+            "results are still sent, but those of tests finishing from now on are lost "
+            "if they do not reach Hawzu"
         )
 
     # -- end ---------------------------------------------------------------
@@ -608,8 +608,12 @@ class Reporter:
         note = self.journal.close(delivered=delivered)
         if note is not None:
             self._problem(f"Hawzu: {note}")
-        kept = not (delivered or self.journal.lost or self.journal.foreign)
-        return self.journal.path if kept else None
+        journal = self.journal
+        kept = not (delivered or journal.lost or journal.foreign)
+        # One that failed but is not named partial must not be offered as whole:
+        # the note above says what to do with it.
+        whole = journal.failure is None or is_partial(journal.path)
+        return journal.path if kept and whole else None
 
     def _progress(self, started: float) -> Callable[[], None]:
         last = [started]

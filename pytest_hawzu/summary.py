@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_hawzu.journal import is_partial
 from pytest_hawzu.model import Rejection, Status, counted
 from pytest_hawzu.uploader import Delivery
 
@@ -63,8 +64,7 @@ class SessionSummary:
             word = "test has" if self.unmarked == 1 else "tests have"
             yield f"{self.unmarked} {word} no Hawzu case (add @pytest.mark.hawzu to report them)"
         if self.journal is not None:
-            shown = _from_here(self.journal)
-            yield f"journal kept: {shown}; deliver it later with: hawzu upload {shlex.quote(shown)}"
+            yield _kept(self.journal)
 
     def _execution_lines(self) -> Iterator[str]:
         delivery = self.delivery
@@ -86,6 +86,17 @@ class SessionSummary:
 def counts(by_status: dict[Status, int]) -> str:
     parts = [f"{by_status[s]} {NAMES[s]}" for s in ORDER if by_status.get(s)]
     return ", ".join(parts) or "none"
+
+
+def _kept(path: Path) -> str:
+    shown = _from_here(path)
+    deliver = f"deliver it later with: hawzu upload {shlex.quote(shown)}"
+    if not is_partial(path):
+        return f"journal kept: {shown}; {deliver}"
+    return (
+        f"partial journal kept: {shown} (the tests that finished before it failed; the "
+        f"results of later ones are lost unless they reached Hawzu); {deliver}"
+    )
 
 
 def _from_here(path: Path) -> str:

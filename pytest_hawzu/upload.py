@@ -47,6 +47,7 @@ class Outcome:
     failed: str | None = None
     # Hawzu refused (locked, forbidden, gone): trying again alone cannot help.
     refused: bool = False
+    execution_id: str | None = None
 
 
 def upload_all(
@@ -124,8 +125,9 @@ def _upload_held(
     if contents.execution_id is None and not results:
         # A run stopped before it had anything to report: as the session
         # itself would, open no empty execution for it.
-        _finished(path, say, "no result to report")
-        return True
+        lost = "; what did not reach Hawzu is lost" if contents.partial else ""
+        _finished(path, say, "no result to report" + lost)
+        return not contents.partial
     return _send(
         contents,
         results,
@@ -168,6 +170,19 @@ def _send(
         outcome = _deliver(contents, results, client, retrier, say, moved=moved)
     finally:
         client.close()
+    return _said(contents, outcome, say)
+
+
+def _said(contents: journal.Contents, outcome: Outcome, say: Say) -> bool:
+    """Say how the journal's delivery ended; True when nothing is left to do."""
+    path = contents.path
+    if outcome.failed is None and contents.partial:
+        left_open = (
+            f"; execution {outcome.execution_id} is left open, as results of tests after "
+            "the journal failed may be missing: check it, and complete it in Hawzu"
+        )
+        _finished(path, say, "delivered what this partial journal holds", then=left_open)
+        return False
     if outcome.failed is None:
         _finished(path, say, "delivered")
         return True
@@ -203,7 +218,8 @@ def _deliver(
             _post(contents, results, execution_id, client, retrier, outcome, refused, say)
             send = partial(_send_attachment, client, retrier, execution_id)
             _attach(contents, send, refused, say)
-        if header.get("complete"):
+        outcome.execution_id = execution_id
+        if header.get("complete") and not contents.partial:
             retrier.call(lambda: client.complete_execution(execution_id))
             say(f"  execution {execution_id} completed")
     except ApiError as exc:
@@ -238,6 +254,11 @@ def _post(
         refused.update(r.case_id for r in answer.rejected)
         if number % PROGRESS_EVERY == 0 or number == len(batches):
             say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
+    if withheld := _withheld(contents):
+        say(
+            f"  not sent, as the journal holds only some of their tests: {', '.join(withheld)}; "
+            "if Hawzu has no result for one, record it there"
+        )
 
 
 def _locked(execution_id: str | None) -> str:
@@ -302,7 +323,7 @@ def _remove(path: Path, say: Say) -> None:
         say(f"  could not remove {path} ({why(exc)})")
 
 
-def _finished(path: Path, say: Say, what: str) -> None:
+def _finished(path: Path, say: Say, what: str, *, then: str = "") -> None:
     """Remove a journal that has nothing left to deliver, and say so truly."""
     try:
         # The file itself when named through a link: a link alone gone would
@@ -311,9 +332,9 @@ def _finished(path: Path, say: Say, what: str) -> None:
         if path.is_symlink():
             path.unlink()
     except OSError as exc:
-        say(f"{path}: {what}; the journal could not be removed ({why(exc)}): delete it")
+        say(f"{path}: {what}; the journal could not be removed ({why(exc)}): delete it{then}")
         return
-    say(f"{path}: {what}, journal removed")
+    say(f"{path}: {what}, journal removed{then}")
 
 
 def _send_attachment(
@@ -386,17 +407,41 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
     aggregator = Aggregator(notes_limit)
     for test in contents.outcomes:
         aggregator.add(test)
+    if contents.header.get("shared"):
+        return [aggregator.result(case_id) for case_id in aggregator.case_ids()]
+    left = _unfinished(contents)
+    if contents.partial:
+        # A test missing from it may well have run: nothing is inferred from
+        # its absence (see _withheld).
+        return [aggregator.result(c) for c in aggregator.case_ids() if c not in left]
     unreached: list[CaseResult] = []
-    if not contents.header.get("shared"):
-        # As the run would have sent them: a case none of whose tests finished
-        # is not executed, and so is one that only some of its tests finished.
-        finished = {test.nodeid for test in contents.outcomes} | contents.dropped
-        for case_id, nodeids in contents.scope.items():
-            left = [nodeid for nodeid in nodeids if nodeid not in finished]
-            if case_id not in aggregator:
-                if left:
-                    unreached.append(not_executed(case_id, tuple(left), ENDED_BEFORE_THEM))
-                continue
-            for nodeid in left:
-                aggregator.add(not_run(nodeid, case_id, ENDED_BEFORE_IT))
+    # As the run would have sent them: a case none of whose tests finished
+    # is not executed, and so is one that only some of its tests finished.
+    for case_id, nodeids in left.items():
+        if case_id not in aggregator:
+            unreached.append(not_executed(case_id, tuple(nodeids), ENDED_BEFORE_THEM))
+            continue
+        for nodeid in nodeids:
+            aggregator.add(not_run(nodeid, case_id, ENDED_BEFORE_IT))
     return [aggregator.result(case_id) for case_id in aggregator.case_ids()] + unreached
+
+
+def _unfinished(contents: journal.Contents) -> dict[str, list[str]]:
+    """The scope's tests that have no line in the journal, by case."""
+    finished = {test.nodeid for test in contents.outcomes} | contents.dropped
+    left: dict[str, list[str]] = {}
+    for case_id, nodeids in contents.scope.items():
+        missing = [nodeid for nodeid in nodeids if nodeid not in finished]
+        if missing:
+            left[case_id] = missing
+    return left
+
+
+def _withheld(contents: journal.Contents) -> list[str]:
+    """Cases a partial journal holds only some tests of: their result from those
+    alone could be wrong (PASSED for a case whose missing test failed), and would
+    replace the right one should the run have delivered it."""
+    if not contents.partial or contents.header.get("shared"):
+        return []
+    held = {case_id for test in contents.outcomes for case_id in test.case_ids}
+    return [case_id for case_id in _unfinished(contents) if case_id in held]

@@ -174,23 +174,30 @@ def test_each_result_is_in_the_journal_before_it_is_sent(pytester, hawzu_env):
     assert json.loads((pytester.path / "missing.json").read_text()) == []
 
 
-DISK_FULL = """
+def disk_full_from(name: str) -> str:
+    """A conftest under which, from test `name` on, the journal's file descriptor
+    writes to /dev/full: each write fails with ENOSPC, as on a full disk."""
+    return f"""
 import os
 
 def pytest_runtest_setup(item):
-    # From the third test on, the journal's file descriptor writes to
-    # /dev/full: each write fails with ENOSPC, as on a full disk.
-    if item.name != "test_fails":
+    if item.name != {name!r}:
         return
     full = os.open("/dev/full", os.O_WRONLY)
     for fd in os.listdir("/proc/self/fd"):
-        target = os.path.realpath(f"/proc/self/fd/{fd}")
+        target = os.path.realpath(f"/proc/self/fd/{{fd}}")
         if "/.hawzu/" in target and target.endswith(".jsonl"):
             os.dup2(full, int(fd))
 """
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full and /proc")
+DISK_FULL = disk_full_from("test_fails")
+NEEDS_DEV_FULL = pytest.mark.skipif(
+    not Path("/dev/full").exists(), reason="needs /dev/full and /proc"
+)
+
+
+@NEEDS_DEV_FULL
 def test_a_journal_that_cannot_be_written_does_not_stop_the_run(pytester, hawzu_env):
     pytester.makeconftest(DISK_FULL)
     pytester.makepyfile(SUITE)
@@ -202,6 +209,140 @@ def test_a_journal_that_cannot_be_written_does_not_stop_the_run(pytester, hawzu_
     assert len(lines) == 2, result.outlines  # when it happened, and in the summary
     assert "No space left on device" in lines[0]
     assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
+THREE_PASS = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_one():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_two():
+    pass
+
+@pytest.mark.hawzu("TCM-3")
+def test_three():
+    pass
+"""
+
+
+def partial_journal(result: Any) -> str:
+    """The partial journal the summary names, checked against the command it suggests."""
+    match = re.search(
+        r"^partial journal kept: (\S+) \(.+\); deliver it later with: hawzu upload (\S+)$",
+        result.stdout.str(),
+        re.M,
+    )
+    assert match, "the summary does not name a partial journal"
+    assert match.group(1) == match.group(2)
+    return match.group(1)
+
+
+@NEEDS_DEV_FULL
+def test_a_partial_journal_delivers_what_it_holds_and_infers_nothing(pytester, hawzu_env):
+    # The disk fills after the first test and Hawzu refuses every result: the
+    # journal holds TCM-1 only, and TCM-2 and TCM-3 passed all the same.
+    pytester.makeconftest(disk_full_from("test_two"))
+    pytester.makepyfile(THREE_PASS)
+    hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+    result = run(pytester, "--hawzu-flush-timeout=2")
+    hawzu_env.clear_faults()
+    assert not re.search(r"^journal kept:", result.stdout.str(), re.M)
+    path = partial_journal(result)
+    assert [p.name for p in journals(pytester)] == [Path(path).name]
+
+    uploaded = upload(pytester, ".hawzu")
+    assert uploaded.ret == 1, uploaded.outlines
+    uploaded.stdout.fnmatch_lines(
+        [
+            "*.partial.jsonl: delivered what this partial journal holds, journal removed; "
+            "execution exe_1 is left open, as *: check it, and complete it in Hawzu"
+        ]
+    )
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED"}  # no Not Executed for the others
+    assert execution["status"] == "IN_PROGRESS"
+    assert journals(pytester) == []  # what it held is in Hawzu
+
+
+@NEEDS_DEV_FULL
+def test_a_partial_journal_sends_no_case_it_holds_only_some_tests_of(pytester, hawzu_env):
+    # TCM-2's second test failed after the disk filled: its first one alone
+    # would make the case PASSED.
+    pytester.makeconftest(disk_full_from("test_two[1]"))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_one():
+            pass
+
+        @pytest.mark.hawzu("TCM-2")
+        @pytest.mark.parametrize("n", range(2))
+        def test_two(n):
+            assert n == 0
+        """
+    )
+    hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+    result = run(pytester, "--hawzu-flush-timeout=2")
+    hawzu_env.clear_faults()
+    partial_journal(result)
+
+    uploaded = upload(pytester, ".hawzu")
+    assert uploaded.ret == 1, uploaded.outlines
+    uploaded.stdout.fnmatch_lines(
+        ["  not sent, as the journal holds only some of their tests: TCM-2;*"]
+    )
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+UNRENAMABLE = """
+import pathlib
+
+original = pathlib.Path.rename
+
+def rename(self, target):
+    if self.name.endswith(".jsonl"):
+        raise PermissionError(13, "Permission denied", str(self))
+    return original(self, target)
+
+def pytest_configure(config):
+    pathlib.Path.rename = rename
+
+def pytest_unconfigure(config):
+    pathlib.Path.rename = original
+"""
+
+
+@NEEDS_DEV_FULL
+def test_a_partial_journal_that_cannot_be_renamed_is_not_offered_as_whole(pytester, hawzu_env):
+    pytester.makeconftest(disk_full_from("test_two") + UNRENAMABLE)
+    pytester.makepyfile(THREE_PASS)
+    hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
+    result = run(pytester, "--hawzu-flush-timeout=1")
+    assert "journal kept" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: the journal * is incomplete and could not be renamed (*): rename it to "
+            "*.partial.jsonl before hawzu upload, or tests missing from it are recorded "
+            "as not executed"
+        ]
+    )
+
+
+@NEEDS_DEV_FULL
+def test_a_journal_that_failed_after_everything_was_delivered_is_removed(pytester, hawzu_env):
+    pytester.makeconftest(disk_full_from("test_two"))
+    pytester.makepyfile(THREE_PASS)
+    result = run(pytester)
+    assert "journal kept" not in result.stdout.str()
+    assert journals(pytester) == []
+    execution = only_execution(hawzu_env)
+    assert set(statuses(execution).values()) == {"PASSED"}
+    assert execution["status"] == "COMPLETED"
 
 
 def test_a_journal_that_cannot_be_opened_is_said_after_pytest_s_header(pytester, hawzu_env):

@@ -192,9 +192,7 @@ def test_a_missing_token(pytester, hawzu_env, monkeypatch):
     assert hawzu_env.requests() == []
 
 
-def test_a_missing_token_promises_no_journal_when_there_is_none(
-    pytester, hawzu_env, monkeypatch
-):
+def test_a_missing_token_promises_no_journal_when_there_is_none(pytester, hawzu_env, monkeypatch):
     monkeypatch.delenv("HAWZU_API_TOKEN")
     (pytester.path / "afile").write_text("a file where the spool directory should be")
     result = run(pytester, "--hawzu-release=1.4.0", "--hawzu-spool-dir=afile/sub")
