@@ -235,7 +235,8 @@ def add_options(parser: pytest.Parser) -> None:
     for s in FLAGS:
         group.addoption(s.option or "", dest=f"hawzu_{s.dest}", action="store_true", help=s.help)
         if s.ini:
-            parser.addini(s.ini, help=s.help, type="bool", default=False)
+            # Read as text, so that a bad value gets our one line naming the key.
+            parser.addini(s.ini, help=f"{s.help} (true or false)", default="")
     group.addoption(
         "--hawzu-complete",
         dest="hawzu_complete",
@@ -305,7 +306,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         max_retry_after=number("max_retry_after", float, 0),
         notes_limit=number("notes_limit", int, 200, 65_535),
         sandbox=bool(config.getoption("hawzu_sandbox")),
-        strict=bool(config.getoption("hawzu_strict") or config.getini("hawzu_strict")),
+        strict=bool(config.getoption("hawzu_strict")) or _flag(config, "hawzu_strict"),
         status_map=_status_map(config.getini("hawzu_status_map")),
     )
 
@@ -337,6 +338,19 @@ def _typed(config: pytest.Config, dest: str) -> str | None:
     if any(a == option or a.startswith(f"{option}=") for a in args):
         return cast("str | None", config.getoption(f"hawzu_{dest}"))
     return None
+
+
+TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
+FALSE = frozenset({"false", "f", "no", "n", "off", "0", ""})
+
+
+def _flag(config: pytest.Config, key: str) -> bool:
+    """An ini flag, with the words pytest's own bool ini values take."""
+    value = str(config.getini(key) or "")
+    word = value.strip().lower()
+    if word not in TRUE | FALSE:
+        raise pytest.UsageError(f"{key}={value!r}: expected true or false")
+    return word in TRUE
 
 
 def _number(

@@ -147,6 +147,7 @@ def test_who_completes(pytester, args, flags, expected):
             "hawzu_token in an ini file is not supported: set the HAWZU_API_TOKEN*",
         ),
         (["--hawzu-sandbox"], "", "--hawzu-sandbox needs a release*"),
+        ([], "hawzu_strict = maybe", "hawzu_strict='maybe': expected true or false*"),
     ],
 )
 def test_bad_values_are_one_line_usage_errors(pytester, args, ini, message):
