@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import cast
 
+from pytest_hawzu.failures import raised
 from pytest_hawzu.model import Status, Step, TestOutcome, is_seconds
 
 _SHORT = reprlib.Repr()
@@ -61,7 +62,7 @@ def case_ids_problem(nodeid: str, answer: object) -> str:
 
 
 def case_ids_raised(nodeid: str, exc: BaseException) -> str:
-    return f"{nodeid}: pytest_hawzu_case_ids raised {type(exc).__name__}: {exc}; {NOT_REPORTED}"
+    return f"{nodeid}: pytest_hawzu_case_ids raised {raised(exc)}; {NOT_REPORTED}"
 
 
 # -- pytest_hawzu_result --------------------------------------------------------------------

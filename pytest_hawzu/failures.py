@@ -16,6 +16,13 @@ def why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def raised(exc: BaseException) -> str:
+    """ "ValueError: its message" on one line: the first of the message's lines
+    (pytest rewrites a conftest's asserts into several)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def internal_error(exc: Exception) -> str:
     """A bug in this plugin, named as one: the start of its one line."""
     return f"internal error in pytest-hawzu ({type(exc).__name__}: {exc})"

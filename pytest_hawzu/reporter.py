@@ -32,7 +32,7 @@ from pytest_hawzu.attachments import Attachment, Inbox
 from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.deadline import within
-from pytest_hawzu.failures import HOOK_FAILURES, internal_error
+from pytest_hawzu.failures import HOOK_FAILURES, internal_error, raised
 from pytest_hawzu.journal import Journal, is_partial
 from pytest_hawzu.model import TestOutcome, counted
 from pytest_hawzu.outcome import RERUN, TestRecorder
@@ -355,7 +355,7 @@ class Reporter:
         except pytest.exit.Exception:
             raise
         except HOOK_FAILURES as exc:  # the user's hook: one line, and the run goes on
-            return self._unchanged(outcome, f"raised {type(exc).__name__}: {exc}")
+            return self._unchanged(outcome, f"raised {raised(exc)}")
         if answer is None or answer is True:
             return outcome
         if answer is False:
@@ -383,7 +383,7 @@ class Reporter:
                 raise
             self.exit = self.exit or exc
         except HOOK_FAILURES as exc:
-            self._problem(f"Hawzu: {name} raised {type(exc).__name__}: {exc}")
+            self._problem(f"Hawzu: {name} raised {raised(exc)}")
 
     def _attachment_settled(self, attachment: Attachment, case_id: str) -> None:
         """On the sender thread: noted so that `hawzu upload` never sends it twice."""

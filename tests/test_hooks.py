@@ -590,6 +590,20 @@ def test_pytest_outcomes_raised_in_a_hook_are_one_line_like_any_exception(
         assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
 
 
+@pytest.mark.parametrize("hook", ["case_ids", "result", "execution_created", "session_finished"])
+def test_a_hook_s_multi_line_error_is_one_line(pytester, hawzu_env, monkeypatch, hook):
+    """pytest rewrites a conftest's asserts into messages of several lines."""
+    monkeypatch.setenv("HOOK", hook)
+    call = 'ok = False\n        assert ok, "chat webhook failed"'
+    pytester.makeconftest(OUTCOME_IN_HOOK.format(call=call))
+    pytester.makepyfile(test_two=TWO)
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*FAST, "-W", "default")
+    assert [line for line in result.outlines if "raised AssertionError: chat webhook" in line]
+    assert not [line for line in result.outlines if "where False" in line]
+    assert not [line for line in result.outlines if line.strip() == "assert False"]
+
+
 def test_pytest_exit_in_a_hook_at_the_end_stops_with_its_code_after_reporting(pytester, hawzu_env):
     """The execution is announced during the end-of-session flush in a short run."""
     pytester.makeconftest(
