@@ -634,3 +634,27 @@ def pytest_hawzu_session_finished(summary):
     line = "Hawzu: pytest_hawzu_session_finished raised RuntimeError: webhook down"
     # Where it happens, and again in the Hawzu section below it.
     result.stdout.fnmatch_lines([line, "*- Hawzu -*", line])
+
+
+OPTIONAL_HOOKS = """
+import pytest
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_case_ids(item):
+    return ["TCM-1"]
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_result(result, report):
+    return None
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_session_finished(summary):
+    pass
+"""
+
+
+def test_hooks_marked_optional_as_the_readme_shows_load_with_the_plugin_disabled(pytester):
+    pytester.makeconftest(OPTIONAL_HOOKS)
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("-p", "no:hawzu")
+    assert result.ret == pytest.ExitCode.OK
