@@ -605,6 +605,9 @@ class Reporter:
     def _close_journal(self, *, delivered: bool) -> Path | None:
         if self.journal is None:
             return None
+        # The in-process sandbox ends with the session: nothing could deliver
+        # a journal naming it, and `hawzu upload <dir>` would trip on it.
+        delivered = delivered or self.sandbox is not None
         note = self.journal.close(delivered=delivered)
         if note is not None:
             self._problem(f"Hawzu: {note}")

@@ -1042,3 +1042,14 @@ def test_unknown_case(n):
     assert len([r for r in hawzu_env.requests() if r.path.endswith("/results")]) >= 3
     rejected = [line for line in result.stdout.lines if line.startswith("Hawzu rejected NOPE-1")]
     assert len(rejected) == 1, rejected
+
+
+def test_a_run_against_the_in_process_sandbox_keeps_no_journal_nobody_could_deliver(pytester):
+    # The sandbox ends with the session: a journal naming its port is undeliverable.
+    pytester.makepyfile(THREE)
+    result = pytester.runpytest_subprocess(
+        "--hawzu-sandbox", "--hawzu-release=1.5.0", "-p", "no:xdist", timeout=60
+    )
+    result.stdout.fnmatch_lines(["not reported: *PAUSED*"])
+    assert "journal kept" not in result.stdout.str()
+    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
