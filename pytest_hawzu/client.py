@@ -43,6 +43,7 @@ MAX_TITLE = 255
 MAX_DESCRIPTION = 10_000
 MAX_NOTES = 65_535
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENT_NAME = 255  # a file name any server and file system takes
 # Hawzu documents no limits for these [assumed]. Ours keep one result, and so
 # one batch, a sane size whatever a suite produces: a skip reason of a
 # megabyte, ids made from data, a case with hundreds of failing subtests.
@@ -363,7 +364,8 @@ class HawzuClient:
 
     def upload_attachment(self, execution_id: str, case_id: str, filename: str, data: bytes) -> str:
         path = f"/executions/{_quote(execution_id)}/results/{_quote(case_id)}/attachments"
-        body = self._call("POST", path, files={"file": (self._redact(valid(filename)), data)})
+        name = notes.middle_cut(self._redact(valid(filename)), MAX_ATTACHMENT_NAME)
+        body = self._call("POST", path, files={"file": (name, data)})
         return str(body.get("id", ""))
 
     def get_test_case(self, case_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import upload
-from pytest_hawzu.client import MAX_ATTACHMENT_BYTES
+from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_NAME
 from tests.conftest import FAST, QUICK, assert_clean, only_execution, unremovable
 
 XDIST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK)
@@ -589,3 +589,25 @@ def test_attaching_to_a_test_that_ended_is_a_warning_and_leaves_no_copy(pytester
     results = only_execution(hawzu_env)["results"]
     assert results["TCM-1"]["attachments"] == results["TCM-2"]["attachments"] == []
     assert spooled(pytester) == []
+
+
+LONG_NAME = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+@pytest.mark.parametrize("payload", ["x" * 400])
+def test_long(payload, hawzu_attach):
+    hawzu_attach(b"body", name=payload + ".json")
+    print("some output")
+    assert 0
+"""
+
+
+def test_attachment_names_are_cut_to_a_sane_length_keeping_their_ends(pytester, hawzu_env):
+    pytester.makepyfile(LONG_NAME)
+    pytester.runpytest(*FAST)
+    names = list(attached(hawzu_env, "TCM-1"))
+    assert len(names) == 2, names
+    assert all(len(name) <= MAX_ATTACHMENT_NAME for name in names), [len(n) for n in names]
+    assert any(name.endswith("-stdout.txt") and name.startswith("test_long[") for name in names)
+    assert any(name.endswith("xxx.json") for name in names)
