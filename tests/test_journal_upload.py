@@ -100,14 +100,14 @@ def journals(pytester: pytest.Pytester) -> list[Path]:
     return sorted(spool.glob("*.jsonl")) if spool.exists() else []
 
 
-def kept_journal(result: Any) -> str:
+def kept_journal(result: Any, kept: str = "journal kept") -> str:
     """The journal the summary names, checked against the command it suggests."""
     match = re.search(
-        r"^journal kept: (\S+); deliver it later with: hawzu upload (\S+)$",
+        rf"^{kept}: (\S+)(?: \(.+\))?; deliver it later with: hawzu upload (\S+)$",
         result.stdout.str(),
         re.M,
     )
-    assert match, "the summary does not name a kept journal"
+    assert match, f"the summary does not name a {kept}"
     assert match.group(1) == match.group(2)
     return match.group(1)
 
@@ -229,15 +229,7 @@ def test_three():
 
 
 def partial_journal(result: Any) -> str:
-    """The partial journal the summary names, checked against the command it suggests."""
-    match = re.search(
-        r"^partial journal kept: (\S+) \(.+\); deliver it later with: hawzu upload (\S+)$",
-        result.stdout.str(),
-        re.M,
-    )
-    assert match, "the summary does not name a partial journal"
-    assert match.group(1) == match.group(2)
-    return match.group(1)
+    return kept_journal(result, "partial journal kept")
 
 
 @NEEDS_DEV_FULL
