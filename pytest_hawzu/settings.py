@@ -235,8 +235,7 @@ def add_options(parser: pytest.Parser) -> None:
     for s in FLAGS:
         group.addoption(s.option or "", dest=f"hawzu_{s.dest}", action="store_true", help=s.help)
         if s.ini:
-            # Read as text, so that a bad value gets our one line naming the key.
-            parser.addini(s.ini, help=f"{s.help} (true or false)", default="")
+            parser.addini(s.ini, help=s.help, type="bool", default=False)
     group.addoption(
         "--hawzu-complete",
         dest="hawzu_complete",
@@ -340,17 +339,12 @@ def _typed(config: pytest.Config, dest: str) -> str | None:
     return None
 
 
-TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
-FALSE = frozenset({"false", "f", "no", "n", "off", "0", ""})
-
-
 def _flag(config: pytest.Config, key: str) -> bool:
-    """An ini flag, with the words pytest's own bool ini values take."""
-    value = str(config.getini(key) or "")
-    word = value.strip().lower()
-    if word not in TRUE | FALSE:
-        raise pytest.UsageError(f"{key}={value!r}: expected true or false")
-    return word in TRUE
+    """An ini flag (a TOML boolean too), with a bad value's error naming the key."""
+    try:
+        return bool(config.getini(key))
+    except (ValueError, pytest.UsageError) as exc:  # pytest's: "invalid truth value 'maybe'"
+        raise pytest.UsageError(f"{key}: {exc}; expected true or false") from None
 
 
 def _number(

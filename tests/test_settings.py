@@ -147,7 +147,7 @@ def test_who_completes(pytester, args, flags, expected):
             "hawzu_token in an ini file is not supported: set the HAWZU_API_TOKEN*",
         ),
         (["--hawzu-sandbox"], "", "--hawzu-sandbox needs a release*"),
-        ([], "hawzu_strict = maybe", "hawzu_strict='maybe': expected true or false*"),
+        ([], "hawzu_strict = maybe", "hawzu_strict: invalid truth value 'maybe'*true or false*"),
     ],
 )
 def test_bad_values_are_one_line_usage_errors(pytester, args, ini, message):
@@ -196,6 +196,20 @@ def test_a_home_directory_that_does_not_exist_is_a_usage_error(pytester, monkeyp
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: HAWZU_SPOOL_DIR='~nosuchuser-hawzu/spool': *"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.skipif(pytest.version_tuple < (9,), reason="pytest 9 reads [tool.pytest] natively")
+@pytest.mark.parametrize(("value", "strict"), [("true", True), ("false", False)])
+def test_hawzu_strict_takes_a_toml_boolean(pytester, monkeypatch, value, strict):
+    monkeypatch.delenv("HAWZU_API_TOKEN", raising=False)  # strict refuses to start without it
+    pytester.makepyprojecttoml(f"[tool.pytest]\nhawzu_strict = {value}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--hawzu-release=1.4.0")
+    if strict:
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["ERROR: Hawzu (--hawzu-strict): *HAWZU_API_TOKEN*"])
+    else:
+        assert result.ret == pytest.ExitCode.OK
 
 
 def test_a_bad_title_from_the_ini_file_names_the_key(pytester):
