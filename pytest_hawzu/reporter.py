@@ -168,12 +168,19 @@ class Reporter:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
-        # After every other implementation: pytest's header comes before any line of ours.
+        if self.settings.strict:
+            # Before every other implementation: xdist starts no worker for a
+            # run that strict mode refuses.
+            self._start()
+            self._strict_start()
         yield
+        if not self.settings.strict:
+            # After them: pytest's header comes before any line of ours.
+            self._start()
+
+    def _start(self) -> None:
         self.journal = self._open_journal()
         self.uploader.start()
-        if self.settings.strict:
-            self._strict_start()
 
     def _strict_start(self) -> None:
         """Stop before any test runs unless the execution is open."""

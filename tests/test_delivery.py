@@ -586,6 +586,27 @@ def test_strict_start_up_failure_aborts_before_any_test(pytester, hawzu_env):
     result.stderr.fnmatch_lines(["*Hawzu (--hawzu-strict): checking the token * HTTP 403 *"])
 
 
+def test_strict_start_up_failure_starts_no_xdist_worker(pytester, hawzu_env):
+    # Long enough for workers to start, were they spawned before the check.
+    hawzu_env.fail_next(503, 1000, path="/me")
+    pytester.makeconftest(
+        """
+        import os
+
+        def pytest_sessionstart(session):
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            if worker:
+                open(f"started-{worker}", "w").close()
+        """
+    )
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "--hawzu-strict", "--hawzu-flush-timeout=3", "-n", "2"
+    )
+    assert result.ret == STRICT_EXIT
+    assert not list(pytester.path.glob("started-*"))
+
+
 def test_strict_fails_a_green_run_with_an_undelivered_result(pytester, hawzu_env):
     hawzu_env.fail_next(400, 1000, path="/results")
     pytester.makepyfile(cases_suite(2))
