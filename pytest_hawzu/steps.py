@@ -9,16 +9,21 @@ session (no release, no case IDs) a step only runs its block.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from pytest_hawzu import tagger
+from pytest_hawzu import cases, tagger
 from pytest_hawzu.client import MAX_STEP_NOTES
 from pytest_hawzu.model import Status
 from pytest_hawzu.settings import TOKEN_ENV
 from pytest_hawzu.text import hide, hiding, valid
+
+
+class HawzuStepWarning(UserWarning):
+    """A step that no test's result can take: it is not recorded."""
 
 
 @contextmanager
@@ -27,12 +32,25 @@ def hawzu_step(name: str) -> Iterator[None]:
 
     The exception is re-raised unchanged. Steps are listed in the order they end.
     """
-    with step_of(tagger.current_item(), name):
+    item = tagger.current_item()
+    if item is not None:
+        with step_of(item, name):
+            yield
+        return
+    try:
         yield
+    finally:
+        running = tagger.running_item()
+        if running is not None and _reported(running):
+            # A thread the test started: nothing tells which test it belongs to.
+            _warn(
+                f"hawzu_step({name!r}) ran outside its test's context (a thread it "
+                "started?): not recorded; use the hawzu_step fixture there"
+            )
 
 
 @contextmanager
-def step_of(item: pytest.Item | None, name: str) -> Iterator[None]:
+def step_of(item: pytest.Item, name: str) -> Iterator[None]:
     """`hawzu_step` for a known item (the fixture's form)."""
     try:
         yield
@@ -42,13 +60,28 @@ def step_of(item: pytest.Item | None, name: str) -> Iterator[None]:
     _record(item, name, Status.PASSED, "")
 
 
-def _record(item: pytest.Item | None, name: str, status: Status, notes: str) -> None:
-    # Without the tagger nothing would move the step onto a report.
-    if item is None or not item.config.pluginmanager.has_plugin(tagger.PLUGIN_NAME):
+def _record(item: pytest.Item, name: str, status: Status, notes: str) -> None:
+    if not _reported(item):
+        return
+    if not tagger.is_running(item):
+        # Its reports are made: nothing would carry the step to Hawzu.
+        if cases.case_ids(item):  # for a test without cases it did nothing anyway
+            _warn(f"hawzu_step({name!r}) of {item.nodeid} ended after that test: not recorded")
         return
     # Valid text: execnet refuses a lone surrogate (a name that is not UTF-8).
     step = {"name": valid(str(name)), "status": status.value, "notes": valid(notes)}
     tagger.record_step(item, step)
+
+
+def _reported(item: pytest.Item) -> bool:
+    # Without the tagger nothing would move the step onto a report.
+    return item.config.pluginmanager.has_plugin(tagger.PLUGIN_NAME)
+
+
+def _warn(text: str) -> None:
+    secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
+    # stacklevel: the user's `with` statement, past contextlib and this module.
+    warnings.warn(hide(valid(text), secret), HawzuStepWarning, stacklevel=5)
 
 
 def _status_of(exc: BaseException) -> Status:

@@ -29,7 +29,8 @@ _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 # no fixture. A ContextVar rather than a global: plugins that run tests in other
 # contexts (async runners) see their own value.
 _CURRENT: ContextVar[pytest.Item | None] = ContextVar("hawzu_current_item", default=None)
-# The same, for threads a test starts: a new thread does not inherit its context.
+# The same for the whole process: a thread a test starts does not inherit its
+# context, and tells its own test from a later one by this.
 _running: list[pytest.Item | None] = [None]
 # What a nested session saves of the current test, to put back at its end.
 Outer = tuple[Token[pytest.Item | None], pytest.Item | None]
@@ -196,15 +197,20 @@ def record_step(item: pytest.Item, step: dict[str, Any]) -> None:
 
 
 def current_item() -> pytest.Item | None:
-    """The test whose protocol is running in this process, if any: this context's
-    (an async runner may run several), else the one a thread of the test sees."""
-    item = _CURRENT.get()
-    return item if item is not None else _running[0]
+    """The test whose protocol is running in this context, if any."""
+    return _CURRENT.get()
+
+
+def running_item() -> pytest.Item | None:
+    """The test whose protocol is running in this process, whatever the context:
+    not necessarily the one a thread started by an earlier test belongs to."""
+    return _running[0]
 
 
 def is_running(item: pytest.Item) -> bool:
-    """The item is the test running here: its reports are still to be made."""
-    return current_item() is item
+    """The item is the test running here (in this context, or in the process for
+    a thread it started): its reports are still to be made."""
+    return _CURRENT.get() is item or _running[0] is item
 
 
 def forget_current() -> Outer:

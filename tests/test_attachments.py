@@ -570,6 +570,12 @@ def test_keeps_the_fixture(hawzu_attach):
 @pytest.mark.hawzu("TCM-2")
 def test_attaches_to_the_ended_test():
     kept[0](b"too late", name="late.txt")
+
+def test_without_a_case_keeps_the_fixture(hawzu_attach):
+    kept.append(hawzu_attach)
+
+def test_attaches_to_it_after_it_ended():
+    kept[1](b"did nothing anyway", name="quiet.txt")
 """
 
 
@@ -582,7 +588,7 @@ def test_attaching_to_a_test_that_ended_is_a_warning_and_leaves_no_copy(pytester
     pytester.makepyfile(LATE)
     # -W default: this suite runs with warnings as errors, the inner session must not.
     result = pytester.runpytest(*mode, "-W", "default")
-    result.assert_outcomes(passed=2, warnings=1)
+    result.assert_outcomes(passed=4, warnings=1)
     result.stdout.fnmatch_lines(
         ["*hawzu_attach of *::test_keeps_the_fixture after that test ended: late.txt not sent*"]
     )

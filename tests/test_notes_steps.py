@@ -18,10 +18,8 @@ from pytest_hawzu.settings import DEFAULT_NOTES_LIMIT
 from tests.conftest import FAST, NEEDS_PYTEST_SUBTESTS, QUICK, only_execution, statuses
 
 # The same sessions with every test in this process, and spread over two workers.
-MODES = [
-    pytest.param(FAST, id="no-xdist"),
-    pytest.param(("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK), id="n2"),
-]
+XDIST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK)
+MODES = [pytest.param(FAST, id="no-xdist"), pytest.param(XDIST, id="n2")]
 
 
 def results(sandbox: Any) -> dict[str, Any]:
@@ -444,29 +442,72 @@ def test_steps_of_a_rerun_attempt_are_not_kept(pytester, hawzu_env):
     assert "attempt 1" not in [name for name, _ in steps(result)]
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_a_step_in_a_thread_the_test_started_is_recorded(pytester, hawzu_env, mode):
-    # A new thread does not inherit the test's context, where `hawzu_step`
-    # looks for the current test first.
-    pytester.makepyfile(
-        test_threads="""
-        import threading
-        import pytest
-        from pytest_hawzu import hawzu_step
+THREADS = """
+import threading
+import pytest
+from pytest_hawzu import hawzu_step as step
 
-        def load():
-            with hawzu_step("load in the background"):
-                pass
+done = threading.Event()
+late = []
 
-        @pytest.mark.hawzu("TCM-1")
-        def test_background():
-            worker = threading.Thread(target=load)
-            worker.start()
-            worker.join()
-        """
+@pytest.mark.hawzu("TCM-1")
+def test_background(hawzu_step):
+    def load():
+        with hawzu_step("load in the background"):
+            pass
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join()
+
+@pytest.mark.hawzu("TCM-2")
+def test_module_level_step_in_a_thread():
+    def load():
+        with step("not tied to its test"):
+            pass
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join()
+
+@pytest.mark.hawzu("TCM-3")
+def test_leaves_a_thread_behind(hawzu_step):
+    def outlive():
+        done.wait()
+        with hawzu_step("after its test"):
+            pass
+    late.append(threading.Thread(target=outlive))
+    late[0].start()
+
+@pytest.mark.hawzu("TCM-4")
+def test_next():
+    done.set()
+    late[0].join()
+"""
+
+
+@pytest.mark.parametrize(
+    "mode",
+    # loadfile: the thread left behind and the test after it in one worker.
+    [pytest.param(FAST, id="no-xdist"), pytest.param((*XDIST, "--dist=loadfile"), id="n2")],
+)
+def test_steps_in_threads_go_to_the_test_that_started_them_or_nowhere(pytester, hawzu_env, mode):
+    # A new thread does not inherit the test's context, where the module-level
+    # `hawzu_step` looks for its test; the fixture knows its test.
+    pytester.makepyfile(test_threads=THREADS)
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*mode, "-W", "default")
+    result.assert_outcomes(passed=4, warnings=2)
+    found = results(hawzu_env)
+    assert ("load in the background", "PASSED") in steps(found["TCM-1"])
+    for case_id in ("TCM-2", "TCM-3", "TCM-4"):
+        assert [name for name, _ in steps(found[case_id])] == ["setup", "call", "teardown"]
+    result.stdout.fnmatch_lines_random(
+        [
+            "*HawzuStepWarning: hawzu_step('not tied to its test') ran outside its test's "
+            "context (a thread it started?): not recorded; use the hawzu_step fixture there",
+            "*HawzuStepWarning: hawzu_step('after its test') of *::test_leaves_a_thread_behind "
+            "ended after that test: not recorded",
+        ]
     )
-    pytester.runpytest(*mode).assert_outcomes(passed=1)
-    assert ("load in the background", "PASSED") in steps(results(hawzu_env)["TCM-1"])
 
 
 def test_a_step_after_every_test_ended_is_not_recorded(pytester, hawzu_env):
