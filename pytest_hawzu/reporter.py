@@ -179,7 +179,10 @@ class Reporter:
             self._start()
 
     def _start(self) -> None:
-        self.journal = self._open_journal()
+        # The in-process sandbox ends with the session: nothing could deliver a
+        # journal naming it later, and `hawzu upload <dir>` would trip on it.
+        self.journal = None if self.sandbox is not None else self._open_journal()
+        self.uploader.keeps = self.journal is not None
         self.uploader.start()
 
     def _strict_start(self) -> None:
@@ -612,9 +615,6 @@ class Reporter:
     def _close_journal(self, *, delivered: bool) -> Path | None:
         if self.journal is None:
             return None
-        # The in-process sandbox ends with the session: nothing could deliver
-        # a journal naming it, and `hawzu upload <dir>` would trip on it.
-        delivered = delivered or self.sandbox is not None
         note = self.journal.close(delivered=delivered)
         if note is not None:
             self._problem(f"Hawzu: {note}")

@@ -117,6 +117,8 @@ class Uploader:
         # (not reported, rejected, not delivered).
         self.notices: deque[str] = deque()
         self.files = AttachmentQueue()
+        # A journal names what is not sent, for `hawzu upload`: else nothing can.
+        self.keeps = True
         # Called on the sender thread once an attachment is settled for a case.
         self.on_attachment = on_attachment
         # Called on the sender thread for each case whose result Hawzu accepted.
@@ -533,6 +535,8 @@ class Uploader:
         self.delivery.attachments_unsent[f"{case_id}: {attachment.name} ({attachment.path})"] = (
             reason
         )
+        if not self.keeps:  # no journal names the copy: nothing could send it later
+            self.files.settle(attachment)
 
     def _keep_attachments(self, reason: str) -> None:
         left = self.files.remaining()
@@ -540,7 +544,8 @@ class Uploader:
             self._keep(case_id, attachment, reason)
         if self.delivery.attachments_unsent:
             count = len(self.delivery.attachments_unsent)
-            self._report(f"Hawzu: {counted(count, 'attachment')} not sent, kept with the journal")
+            kept = ", kept with the journal" if self.keeps else ""
+            self._report(f"Hawzu: {counted(count, 'attachment')} not sent{kept}")
 
 
 def _stops_everything(exc: ApiError) -> bool:

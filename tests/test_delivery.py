@@ -1065,12 +1065,39 @@ def test_unknown_case(n):
     assert len(rejected) == 1, rejected
 
 
-def test_a_run_against_the_in_process_sandbox_keeps_no_journal_nobody_could_deliver(pytester):
-    # The sandbox ends with the session: a journal naming its port is undeliverable.
-    pytester.makepyfile(THREE)
+SANDBOX_RUN = """
+import os
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_attaches(hawzu_attach):
+    hawzu_attach(b"data", name="d.txt")
+    print("some output")
+    assert 0
+
+@pytest.mark.hawzu("TCM-2")
+def test_dies():
+    if os.environ.get("KILL"):
+        os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.parametrize("killed", [False, True], ids=["ends", "killed"])
+def test_a_run_against_the_in_process_sandbox_keeps_nothing_nobody_could_deliver(
+    pytester, monkeypatch, killed
+):
+    # The sandbox ends with the session: a journal or copy naming its port is
+    # undeliverable, and `hawzu upload .hawzu` would trip on it every time.
+    if killed:
+        monkeypatch.setenv("KILL", "1")
+    pytester.makepyfile(SANDBOX_RUN)
     result = pytester.runpytest_subprocess(
         "--hawzu-sandbox", "--hawzu-release=1.5.0", "-p", "no:xdist", timeout=60
     )
-    result.stdout.fnmatch_lines(["not reported: *PAUSED*"])
-    assert "journal kept" not in result.stdout.str()
-    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
+    spool = pytester.path / ".hawzu"
+    assert not list(spool.glob("*.jsonl"))
+    if killed:
+        return
+    result.stdout.fnmatch_lines(["not reported: *PAUSED*", "Hawzu: 2 attachments not sent"])
+    assert "journal" not in result.stdout.str()
+    assert not list((spool / "attachments").glob("*"))
