@@ -255,7 +255,7 @@ class Reporter:
         self.aggregator.plan(shared_cases(items))
         if any(case_ids(item) for item in items):
             self.uploader.want()
-        if self.journal is None or self.settings.shared:
+        if self.journal is None:
             return
         # In chunks, so that a large suite's scope never sits in memory whole.
         for start in range(0, len(items), SCOPE_CHUNK):
@@ -272,7 +272,7 @@ class Reporter:
         self.aggregator.plan(c for c, nodeids in added.items() if len(nodeids) > 1)
         if added:
             self.uploader.want()
-        if added and self.journal is not None and not self.settings.shared:
+        if added and self.journal is not None:
             self.journal.scope(added)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

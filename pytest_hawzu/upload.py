@@ -255,9 +255,10 @@ def _post(
         if number % PROGRESS_EVERY == 0 or number == len(batches):
             say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
     if withheld := _withheld(contents):
+        refused.update(withheld)  # no result: Hawzu would refuse their attachments
         say(
-            f"  not sent, as the journal holds only some of their tests: {', '.join(withheld)}; "
-            "if Hawzu has no result for one, record it there"
+            "  not sent, with their attachments, as the journal holds only some of their "
+            f"tests: {', '.join(withheld)}; if Hawzu has no result for one, record it there"
         )
 
 
@@ -407,13 +408,14 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
     aggregator = Aggregator(notes_limit)
     for test in contents.outcomes:
         aggregator.add(test)
-    if contents.header.get("shared"):
-        return [aggregator.result(case_id) for case_id in aggregator.case_ids()]
     left = _unfinished(contents)
     if contents.partial:
         # A test missing from it may well have run: nothing is inferred from
         # its absence (see _withheld).
         return [aggregator.result(c) for c in aggregator.case_ids() if c not in left]
+    if contents.header.get("shared"):
+        # The other tests of the execution are other runs': none is not executed.
+        return [aggregator.result(case_id) for case_id in aggregator.case_ids()]
     unreached: list[CaseResult] = []
     # As the run would have sent them: a case none of whose tests finished
     # is not executed, and so is one that only some of its tests finished.
@@ -441,7 +443,7 @@ def _withheld(contents: journal.Contents) -> list[str]:
     """Cases a partial journal holds only some tests of: their result from those
     alone could be wrong (PASSED for a case whose missing test failed), and would
     replace the right one should the run have delivered it."""
-    if not contents.partial or contents.header.get("shared"):
+    if not contents.partial:
         return []
     held = {case_id for test in contents.outcomes for case_id in test.case_ids}
     return [case_id for case_id in _unfinished(contents) if case_id in held]

@@ -260,9 +260,10 @@ def test_a_partial_journal_delivers_what_it_holds_and_infers_nothing(pytester, h
 
 
 @NEEDS_DEV_FULL
-def test_a_partial_journal_sends_no_case_it_holds_only_some_tests_of(pytester, hawzu_env):
+@pytest.mark.parametrize("shared", [False, True], ids=["own-execution", "shared-execution"])
+def test_a_partial_journal_sends_no_case_it_holds_only_some_tests_of(pytester, hawzu_env, shared):
     # TCM-2's second test failed after the disk filled: its first one alone
-    # would make the case PASSED.
+    # would make the case PASSED, and its attachment has no result to go to.
     pytester.makeconftest(disk_full_from("test_two[1]"))
     pytester.makepyfile(
         """
@@ -274,20 +275,23 @@ def test_a_partial_journal_sends_no_case_it_holds_only_some_tests_of(pytester, h
 
         @pytest.mark.hawzu("TCM-2")
         @pytest.mark.parametrize("n", range(2))
-        def test_two(n):
+        def test_two(n, hawzu_attach):
+            hawzu_attach(b"data", name=f"attempt-{n}.txt")
             assert n == 0
         """
     )
     hawzu_env.fail_next(503, 10_000, path="/results", retry_after=60)
-    result = run(pytester, "--hawzu-flush-timeout=2")
+    key = ["--hawzu-execution-key=shard-key"] if shared else []
+    result = run(pytester, "--hawzu-flush-timeout=2", *key)
     hawzu_env.clear_faults()
     partial_journal(result)
 
     uploaded = upload(pytester, ".hawzu")
     assert uploaded.ret == 1, uploaded.outlines
     uploaded.stdout.fnmatch_lines(
-        ["  not sent, as the journal holds only some of their tests: TCM-2;*"]
+        ["  not sent, with their attachments, as the journal holds only some of * TCM-2;*"]
     )
+    assert "RESULT_NOT_FOUND" not in uploaded.stdout.str()
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
 
 
