@@ -11,7 +11,7 @@ import pytest
 from pytest_hawzu import answers
 from pytest_hawzu.failures import HOOK_FAILURES
 from pytest_hawzu.settings import TOKEN_ENV
-from pytest_hawzu.text import hide, hiding
+from pytest_hawzu.text import hide, hiding, map_strings
 
 MARKER = "hawzu"
 MARKER_HELP = (
@@ -50,8 +50,7 @@ def warn_if_bad(item: pytest.Item) -> None:
         problem = item.stash[_BAD]
         del item.stash[_BAD]
         # The plugin's words, about a node ID or a hook's error that may show the token.
-        secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
-        warnings.warn(hide(problem, secret), HawzuMarkerWarning, stacklevel=1)
+        warnings.warn(hide(problem, _secret()), HawzuMarkerWarning, stacklevel=1)
 
 
 def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
@@ -66,15 +65,28 @@ def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
     if answer is not None:
         ids = answers.as_case_ids(answer)
         if ids is None:
-            return (), answers.case_ids_problem(item.nodeid, answer)
+            return (), answers.case_ids_problem(item.nodeid, _concealed(answer))
         return ids, None
     values = _marker_args(item)
     if values is None:
         return (), None
     ids = answers.as_case_ids(values) if values else None
     if not ids:
-        return (), _bad_message(item, values)
+        return (), _bad_message(item, _concealed(values))
     return ids, None
+
+
+def _secret() -> str:
+    return hiding(os.environ.get(TOKEN_ENV, "").strip())
+
+
+def _concealed(value: Any) -> Any:
+    """`value` with the token hidden in its strings, before a quote of it is cut
+    (a cut through the token would keep part of it)."""
+    secret = _secret()
+    if not secret or secret not in repr(value):  # rare: keep the value's own shape
+        return value
+    return map_strings(value, lambda text: hide(text, secret))
 
 
 def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:

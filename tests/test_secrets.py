@@ -435,14 +435,21 @@ def test_named_after_it(token):
 
 def test_looked_up():
     pass
+
+def test_answered():
+    pass
 """
 
 LOOKUP_SHOWS_THE_TOKEN = """
 import os
 
 def pytest_hawzu_case_ids(item):
+    token = os.environ["HAWZU_API_TOKEN"]
     if item.name == "test_looked_up":
-        raise RuntimeError("lookup failed for " + os.environ["HAWZU_API_TOKEN"])
+        raise RuntimeError("lookup failed for " + token)
+    if item.name == "test_answered":
+        # Long enough to be cut when quoted: a cut through the token hides nothing.
+        return "no case for " + "x" * 40 + token + " (HTTP 401)"
 """
 
 
@@ -451,8 +458,8 @@ def test_the_plugin_s_warnings_about_case_ids_do_not_show_the_token(pytester, ha
     pytester.makepyfile(MARKER_WARNINGS_WITH_THE_TOKEN)
     # -W default: this suite runs with warnings as errors, the inner session must not.
     result = pytester.runpytest(*FAST, "-W", "default")
-    result.assert_outcomes(passed=2, warnings=2)
+    result.assert_outcomes(passed=3, warnings=3)
     said = [line for line in result.outlines if "not reported" in line]
-    assert len(said) == 2, result.outlines
-    assert all(TOKEN[:6] not in line for line in said), said
+    assert len(said) == 3, result.outlines
+    assert all(TOKEN[:6] not in line and TOKEN[-6:] not in line for line in said), said
     assert "lookup failed for ***" in "\n".join(said)
