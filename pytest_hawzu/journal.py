@@ -58,6 +58,8 @@ class Journal:
         self.failure: str | None = None
         # Deleted during the run and not written again: nothing is kept.
         self.lost = False
+        # Deleted during the run and written out again at its end.
+        self.restored = False
 
     @classmethod
     def create(cls, spool_dir: Path, header: Mapping[str, Any], secret: str = "") -> Journal:
@@ -149,6 +151,8 @@ class Journal:
             # Again, should that have failed or the file been written out again;
             # while its lock is held, so that no upload takes it for a whole one.
             note = self._mark_partial() or note
+        if note is None and self.restored:  # named as it is now, partial or not
+            note = f"the journal was deleted during the run; written again to {self.path}"
         with self._lock:
             self._stream.close()
         if delivered:
@@ -198,7 +202,8 @@ class Journal:
                 f"the journal {self.path} was deleted during the run and could not be "
                 f"written again ({why(exc)}): what was not delivered is lost"
             )
-        return f"the journal was deleted during the run; written again to {self.path}"
+        self.restored = True  # said by `close`, once the name is final
+        return None
 
 
 @dataclass

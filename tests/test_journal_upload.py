@@ -141,6 +141,31 @@ def test_a_journal_is_held_by_one_open_file_at_a_time(tmp_path):
     second.close()
 
 
+class FullDisk:
+    """`os` for the journal module, with a disk that takes no more bytes."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_journal_deleted_and_then_unwritable_is_named_where_it_was_written_again(
+    tmp_path, monkeypatch
+):
+    kept = journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
+    kept.path.unlink()  # a clean-up step during the run
+    monkeypatch.setattr(journal, "os", FullDisk())
+    kept.test(TestOutcome("tests/t.py::test_a", ("TCM-1",), Status.PASSED))
+    monkeypatch.undo()
+    note = kept.close(delivered=False)
+    assert kept.path.name.endswith(journal.PARTIAL)
+    assert kept.path.exists()
+    assert note == f"the journal was deleted during the run; written again to {kept.path}"
+
+
 def test_each_result_is_in_the_journal_before_it_is_sent(pytester, hawzu_env):
     # A spy on the client checks the journal on disk at the moment each batch goes out.
     pytester.makeconftest(
