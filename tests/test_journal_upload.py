@@ -778,11 +778,17 @@ def test_a_directory_that_cannot_be_listed_is_not_taken_for_an_empty_one(tmp_pat
     assert said == [f"{spool}: cannot read: [Errno 13] Permission denied: '{spool}'"]
 
 
-def test_upload_advice_names_what_the_journal_recorded_not_pytest_options(pytester, hawzu_env):
-    spool = pytester.mkdir(".hawzu")
-    made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "9.9"})
+def one_result_journal(spool: Path, url: str, release: str) -> journal.Journal:
+    """A kept journal of one passed test, as a run that could not deliver leaves it."""
+    made = journal.Journal.create(spool, {"url": url, "release": release})
     made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
     made.close(delivered=False)
+    return made
+
+
+def test_upload_advice_names_what_the_journal_recorded_not_pytest_options(pytester, hawzu_env):
+    spool = pytester.mkdir(".hawzu")
+    one_result_journal(spool, hawzu_env.url, "9.9")
     result = upload_anyway(pytester, str(spool))
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*release '9.9' not found*the journal recorded*"])
@@ -995,9 +1001,7 @@ def test_a_release_the_journal_names_ambiguously_gets_advice_that_works(
         hawzu_env.add_project(project, "Billing", "BIL")
     hawzu_env.add_release(release_id, "1.4.0", project, "IN_PROGRESS")
     spool = pytester.mkdir(".hawzu")
-    made = journal.Journal.create(spool, {"url": hawzu_env.url, "release": "1.4.0"})
-    made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
-    made.close(delivered=False)
+    made = one_result_journal(spool, hawzu_env.url, "1.4.0")
     result = upload_anyway(pytester, str(spool))
     assert result.ret == 1
     result.stdout.fnmatch_lines([f"{made.path}: not delivered: {advice}"])

@@ -450,23 +450,21 @@ from pytest_hawzu import hawzu_step as step
 done = threading.Event()
 late = []
 
-@pytest.mark.hawzu("TCM-1")
-def test_background(hawzu_step):
+def in_a_thread(step, name):
     def load():
-        with hawzu_step("load in the background"):
+        with step(name):
             pass
     worker = threading.Thread(target=load)
     worker.start()
     worker.join()
 
+@pytest.mark.hawzu("TCM-1")
+def test_background(hawzu_step):
+    in_a_thread(hawzu_step, "load in the background")
+
 @pytest.mark.hawzu("TCM-2")
 def test_module_level_step_in_a_thread():
-    def load():
-        with step("not tied to its test"):
-            pass
-    worker = threading.Thread(target=load)
-    worker.start()
-    worker.join()
+    in_a_thread(step, "not tied to its test")
 
 @pytest.mark.hawzu("TCM-3")
 def test_leaves_a_thread_behind(hawzu_step):
