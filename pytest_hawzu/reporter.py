@@ -599,9 +599,16 @@ class Reporter:
         except TimeoutError:
             self.abort.set()  # its retries, if it is retrying, stop
             self.completion_failed = True
+            # Only a whole journal can: a partial one leaves the execution open.
+            whole = self.journal is not None and self.journal.failure is None
+            later = (
+                "hawzu upload completes it from the kept journal"
+                if whole
+                else "complete it in Hawzu"
+            )
             self._problem(
                 f"Hawzu: completing execution {execution.id} did not finish within "
-                "--hawzu-flush-timeout; hawzu upload completes it from the kept journal"
+                f"--hawzu-flush-timeout; {later}"
             )
             return False
         except KeyboardInterrupt:

@@ -758,7 +758,8 @@ def test_slows_hawzu_down_after_the_first_result():
     assert len(journals(pytester)) == 1  # hawzu upload completes it later
 
 
-def test_a_completion_that_never_returns_does_not_hold_the_session(pytester, hawzu_env):
+@pytest.mark.parametrize("journal", [True, False], ids=["journal", "no-journal"])
+def test_a_completion_that_never_returns_does_not_hold_the_session(pytester, hawzu_env, journal):
     # Stands in for a server that trickles its answer a byte at a time: each
     # read stays under --hawzu-timeout, the request as a whole never ends.
     pytester.makeconftest(
@@ -773,11 +774,17 @@ def test_a_completion_that_never_returns_does_not_hold_the_session(pytester, haw
         """
     )
     pytester.makepyfile(cases_suite(2))
-    result = run(pytester, "--hawzu-flush-timeout=2", subprocess=True)
+    (pytester.path / "afile").write_text("a file where the spool directory should be")
+    spool = [] if journal else ["--hawzu-spool-dir=afile/spool"]
+    result = run(pytester, "--hawzu-flush-timeout=2", *spool, subprocess=True)
     result.stdout.fnmatch_lines(
         ["Hawzu: completing execution * did not finish within --hawzu-flush-timeout*"]
     )
-    result.stdout.fnmatch_lines(["journal kept: *"])
+    if journal:
+        result.stdout.fnmatch_lines(["*; hawzu upload completes it from the kept journal"])
+        result.stdout.fnmatch_lines(["journal kept: *"])
+    else:
+        assert "hawzu upload" not in result.stdout.str()
 
 
 # -- transport: loopback-only http, and a User-Agent that says who calls -------------------
