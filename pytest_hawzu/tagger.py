@@ -201,12 +201,6 @@ def current_item() -> pytest.Item | None:
     return _CURRENT.get()
 
 
-def running_item() -> pytest.Item | None:
-    """The test whose protocol is running in this process, whatever the context:
-    not necessarily the one a thread started by an earlier test belongs to."""
-    return _running[0]
-
-
 def is_running(item: pytest.Item) -> bool:
     """The item is the test running here (in this context, or in the process for
     a thread it started): its reports are still to be made."""
