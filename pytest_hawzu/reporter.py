@@ -168,24 +168,20 @@ class Reporter:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
-        if self.settings.strict:
-            # Before every other implementation: xdist starts no worker for a
-            # run that strict mode refuses.
-            self._start()
-            self._strict_start()
         yield
-        if not self.settings.strict:
-            # After them: pytest's header comes before any line of ours.
-            self._start()
+        if not self.settings.strict:  # strict mode's starts earlier (see StrictStart)
+            # After every other implementation: pytest's header comes before any
+            # line of ours, and a session that failed to start reports nothing.
+            self.start()
 
-    def _start(self) -> None:
+    def start(self) -> None:
         # The in-process sandbox ends with the session: nothing could deliver a
         # journal naming it later, and `hawzu upload <dir>` would trip on it.
         self.journal = None if self.sandbox is not None else self._open_journal()
         self.uploader.keeps = self.journal is not None
         self.uploader.start()
 
-    def _strict_start(self) -> None:
+    def strict_start(self) -> None:
         """Stop before any test runs unless the execution is open."""
         timeout = self.settings.flush_timeout
         self.uploader.want()  # checked before any test runs, whatever they are
@@ -690,3 +686,21 @@ class Reporter:
         if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
             terminal.write("\n")
         terminal.write_line(hide(line, self.secret))
+
+
+class StrictStart:
+    """--hawzu-strict's start-up: the execution must be open before any test runs.
+
+    Not in the reporter's own sessionstart, which runs after every other one
+    (for pytest's header), after xdist has started its workers. Registered
+    with the reporter, trylast runs it after the conftests' session starts
+    (a session that fails to start reports nothing) and before xdist's.
+    """
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.reporter.start()
+        self.reporter.strict_start()

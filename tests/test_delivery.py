@@ -607,6 +607,21 @@ def test_strict_start_up_failure_starts_no_xdist_worker(pytester, hawzu_env):
     assert not list(pytester.path.glob("started-*"))
 
 
+def test_strict_start_up_waits_for_the_other_session_starts(pytester, hawzu_env):
+    # A session that never started leaves nothing behind in Hawzu or the spool.
+    pytester.makeconftest(
+        """
+        def pytest_sessionstart(session):
+            raise RuntimeError("db not reachable")
+        """
+    )
+    pytester.makepyfile(THREE)
+    result = pytester.runpytest("--hawzu-release=1.4.0", "--hawzu-strict", "-p", "no:xdist")
+    assert "db not reachable" in result.stdout.str() + result.stderr.str()
+    assert hawzu_env.executions() == []
+    assert journals(pytester) == []
+
+
 def test_strict_fails_a_green_run_with_an_undelivered_result(pytester, hawzu_env):
     hawzu_env.fail_next(400, 1000, path="/results")
     pytester.makepyfile(cases_suite(2))
