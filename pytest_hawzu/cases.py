@@ -11,7 +11,7 @@ import pytest
 from pytest_hawzu import answers
 from pytest_hawzu.failures import HOOK_FAILURES
 from pytest_hawzu.settings import TOKEN_ENV
-from pytest_hawzu.text import hide, hiding, map_strings
+from pytest_hawzu.text import hide, hiding
 
 MARKER = "hawzu"
 MARKER_HELP = (
@@ -80,13 +80,25 @@ def _secret() -> str:
     return hiding(os.environ.get(TOKEN_ENV, "").strip())
 
 
+class _Shown:
+    """A value as it is quoted, with the token hidden."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def _concealed(value: Any) -> Any:
-    """`value` with the token hidden in its strings, before a quote of it is cut
-    (a cut through the token would keep part of it)."""
+    """`value` with the token hidden, before a quote of it is cut (a cut through
+    the token would keep part of it): whatever its type, sets and bytes too."""
     secret = _secret()
-    if not secret or secret not in repr(value):  # rare: keep the value's own shape
+    if not secret or secret not in repr(value):  # rare: keep the value as it is
         return value
-    return map_strings(value, lambda text: hide(text, secret))
+    if isinstance(value, (tuple, list)):  # the marker's values are quoted one by one
+        return type(value)(_concealed(v) for v in value)
+    return _Shown(hide(repr(value), secret))
 
 
 def _marker_args(item: pytest.Item) -> tuple[Any, ...] | None:

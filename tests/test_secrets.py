@@ -438,6 +438,9 @@ def test_looked_up():
 
 def test_answered():
     pass
+
+def test_answered_a_set():
+    pass
 """
 
 LOOKUP_SHOWS_THE_TOKEN = """
@@ -450,6 +453,8 @@ def pytest_hawzu_case_ids(item):
     if item.name == "test_answered":
         # Long enough to be cut when quoted: a cut through the token hides nothing.
         return "no case for " + "x" * 40 + token + " (HTTP 401)"
+    if item.name == "test_answered_a_set":
+        return {"bad id " + token + "p" * 40}
 """
 
 
@@ -458,8 +463,8 @@ def test_the_plugin_s_warnings_about_case_ids_do_not_show_the_token(pytester, ha
     pytester.makepyfile(MARKER_WARNINGS_WITH_THE_TOKEN)
     # -W default: this suite runs with warnings as errors, the inner session must not.
     result = pytester.runpytest(*FAST, "-W", "default")
-    result.assert_outcomes(passed=3, warnings=3)
+    result.assert_outcomes(passed=4, warnings=4)
     said = [line for line in result.outlines if "not reported" in line]
-    assert len(said) == 3, result.outlines
+    assert len(said) == 4, result.outlines
     assert all(TOKEN[:6] not in line and TOKEN[-6:] not in line for line in said), said
     assert "lookup failed for ***" in "\n".join(said)
