@@ -255,10 +255,10 @@ def _post(
         if number % PROGRESS_EVERY == 0 or number == len(batches):
             say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
     if withheld := _withheld(contents):
-        refused.update(withheld)  # no result: Hawzu would refuse their attachments
+        # Their attachments still go: the run may have delivered the result.
         say(
-            "  not sent, with their attachments, as the journal holds only some of their "
-            f"tests: {', '.join(withheld)}; if Hawzu has no result for one, record it there"
+            "  not sent, as the journal holds only some of their tests: "
+            f"{', '.join(withheld)}; if Hawzu has no result for one, record it there"
         )
 
 

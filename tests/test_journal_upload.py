@@ -288,7 +288,7 @@ def test_a_partial_journal_delivers_what_it_holds_and_infers_nothing(pytester, h
 @pytest.mark.parametrize("shared", [False, True], ids=["own-execution", "shared-execution"])
 def test_a_partial_journal_sends_no_case_it_holds_only_some_tests_of(pytester, hawzu_env, shared):
     # TCM-2's second test failed after the disk filled: its first one alone
-    # would make the case PASSED, and its attachment has no result to go to.
+    # would make the case PASSED.
     pytester.makeconftest(disk_full_from("test_two[1]"))
     pytester.makepyfile(
         """
@@ -314,10 +314,43 @@ def test_a_partial_journal_sends_no_case_it_holds_only_some_tests_of(pytester, h
     uploaded = upload(pytester, ".hawzu")
     assert uploaded.ret == 1, uploaded.outlines
     uploaded.stdout.fnmatch_lines(
-        ["  not sent, with their attachments, as the journal holds only some of * TCM-2;*"]
+        ["  not sent, as the journal holds only some of their tests: TCM-2;*"]
     )
-    assert "RESULT_NOT_FOUND" not in uploaded.stdout.str()
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+@NEEDS_DEV_FULL
+def test_a_partial_journal_still_sends_the_attachments_of_a_case_it_holds_back(pytester, hawzu_env):
+    # The run delivered TCM-2's result but none of the attachments: they go to it.
+    pytester.makeconftest(disk_full_from("test_two[1]"))
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_one(request):
+            # The execution is in the journal before the disk fills.
+            spool = request.config.rootpath / ".hawzu"
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                if '"type":"execution"' in "".join(p.read_text() for p in spool.glob("*.jsonl")):
+                    return
+                time.sleep(0.02)
+
+        @pytest.mark.hawzu("TCM-2")
+        @pytest.mark.parametrize("n", range(2))
+        def test_two(n, hawzu_attach):
+            hawzu_attach(b"two", name=f"two{n}.txt")
+        """
+    )
+    hawzu_env.fail_next(503, 10_000, path="/attachments", retry_after=60)
+    result = run(pytester, "--hawzu-flush-timeout=2")
+    hawzu_env.clear_faults()
+    partial_journal(result)
+    upload(pytester, ".hawzu").stdout.fnmatch_lines(["  attachment two0.txt of TCM-2 sent"])
+    names = [a["filename"] for a in only_execution(hawzu_env)["results"]["TCM-2"]["attachments"]]
+    assert names == ["two0.txt"]
 
 
 UNRENAMABLE = """
