@@ -60,6 +60,8 @@ class Journal:
         self.lost = False
         # Deleted during the run and written out again at its end.
         self.restored = False
+        # The attachment copies it names (see `names`).
+        self._named: set[str] = set()
 
     @classmethod
     def create(cls, spool_dir: Path, header: Mapping[str, Any], secret: str = "") -> Journal:
@@ -82,7 +84,8 @@ class Journal:
         """In a forked copy of the session: the file is the parent's, not ours to name."""
         return os.getpid() != self._pid
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: Mapping[str, Any]) -> bool:
+        """Whether the record is in the file."""
         # One write(2) per record, straight to the OS: nothing waits in a Python
         # buffer for a kill -9 to lose, and no flush call on top.
         line = (hide(_ENCODE(record), self._secret) + "\n").encode()
@@ -90,15 +93,17 @@ class Journal:
             if self._stream.closed or self.failure is not None or self.foreign:
                 # A sender thread that outlived the session's end, a full disk,
                 # or a forked copy of the session.
-                return
+                return False
             try:
                 written = os.write(self._stream.fileno(), line)
             except OSError as exc:
                 self._stop(why(exc))
-                return
+                return False
             if written < len(line):
                 # Only the end of the file may be torn: write nothing after it.
                 self._stop("the file system took only part of a record")
+                return False
+        return True
 
     def _stop(self, failure: str) -> None:
         self.failure = failure
@@ -110,7 +115,12 @@ class Journal:
 
     def attachment(self, attachment: Attachment) -> None:
         """An attachment file to send once its cases' results are in."""
-        self.write({"type": "attachment", **attachment.to_json()})
+        if self.write({"type": "attachment", **attachment.to_json()}):
+            self._named.add(attachment.path)
+
+    def names(self, path: str) -> bool:
+        """The journal holds the attachment copy at `path`, for `hawzu upload`."""
+        return path in self._named
 
     def attachment_done(self, attachment: Attachment, case_id: str) -> None:
         self.write(attachment_done(attachment, case_id))

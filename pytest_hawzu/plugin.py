@@ -60,15 +60,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Tagger(config), "hawzu-tagger")
         return
     # Only the reporting process loads the reporter (and through it, HTTP).
-    from pytest_hawzu.reporter import Reporter, StrictStart
+    from pytest_hawzu.reporter import Reporter
 
     url, token = _target(config, s)
     reporter = Reporter(
         config, s, url, token, spool_dir=spool_dir, sandbox=config.stash.get(SANDBOX, None)
     )
     config.pluginmanager.register(reporter, "hawzu-reporter")
-    if s.strict:
-        config.pluginmanager.register(StrictStart(reporter), "hawzu-strict-start")
     config.stash[PARENT] = os.environ.get(settings.PARENT_ENV)
     os.environ[settings.PARENT_ENV] = str(os.getpid())
     config.pluginmanager.register(Tagger(config, reporter.items_planned), "hawzu-tagger")

@@ -137,6 +137,7 @@ class Reporter:
         # pytest.exit() from a user's hook during the end of the session: obeyed
         # once the session's results are sent and summed up.
         self.finishing = False
+        self.started = False  # the journal opened and the sender started (see start)
         self.exit: BaseException | None = None
 
     def _plan(self, url: str) -> Plan:
@@ -169,17 +170,29 @@ class Reporter:
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Generator[None, None, None]:
         yield
-        if not self.settings.strict:  # strict mode's starts earlier (see StrictStart)
-            # After every other implementation: pytest's header comes before any
-            # line of ours, and a session that failed to start reports nothing.
-            self.start()
+        # After every other implementation: pytest's header comes before any
+        # line of ours, and a session that failed to start reports nothing.
+        # Under xdist it has started already, before the workers (see XdistHooks).
+        self.start()
 
     def start(self) -> None:
+        """Open the journal and start the sender, once; in strict mode, stop
+        unless the execution is open."""
+        if self.started:
+            return
+        self.started = True
         # The in-process sandbox ends with the session: nothing could deliver a
         # journal naming it later, and `hawzu upload <dir>` would trip on it.
         self.journal = None if self.sandbox is not None else self._open_journal()
-        self.uploader.keeps = self.journal is not None
+        self.uploader.named = self._named
         self.uploader.start()
+        if self.settings.strict:
+            self.strict_start()
+
+    def _named(self, attachment: Attachment) -> bool:
+        """The journal names the copy, for `hawzu upload` to send: it was written
+        before the journal failed, if it did."""
+        return self.journal is not None and self.journal.names(attachment.path)
 
     def strict_start(self) -> None:
         """Stop before any test runs unless the execution is open."""
@@ -686,21 +699,3 @@ class Reporter:
         if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
             terminal.write("\n")
         terminal.write_line(hide(line, self.secret))
-
-
-class StrictStart:
-    """--hawzu-strict's start-up: the execution must be open before any test runs.
-
-    Not in the reporter's own sessionstart, which runs after every other one
-    (for pytest's header), after xdist has started its workers. Registered
-    with the reporter, trylast runs it after the conftests' session starts
-    (a session that fails to start reports nothing) and before xdist's.
-    """
-
-    def __init__(self, reporter: Reporter) -> None:
-        self.reporter = reporter
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self.reporter.start()
-        self.reporter.strict_start()

@@ -117,8 +117,9 @@ class Uploader:
         # (not reported, rejected, not delivered).
         self.notices: deque[str] = deque()
         self.files = AttachmentQueue()
-        # A journal names what is not sent, for `hawzu upload`: else nothing can.
-        self.keeps = True
+        # Whether a journal names the copy, for `hawzu upload`: else nothing can send it.
+        self.named: Callable[[Attachment], bool] = lambda attachment: True
+        self._unnamed = 0  # of the attachments not sent
         # Called on the sender thread once an attachment is settled for a case.
         self.on_attachment = on_attachment
         # Called on the sender thread for each case whose result Hawzu accepted.
@@ -535,17 +536,23 @@ class Uploader:
         self.delivery.attachments_unsent[f"{case_id}: {attachment.name} ({attachment.path})"] = (
             reason
         )
-        if not self.keeps:  # no journal names the copy: nothing could send it later
+        if not self.named(attachment):  # nothing could send the copy later
+            self._unnamed += 1
             self.files.settle(attachment)
 
     def _keep_attachments(self, reason: str) -> None:
         left = self.files.remaining()
         for case_id, attachment in left:
             self._keep(case_id, attachment, reason)
-        if self.delivery.attachments_unsent:
-            count = len(self.delivery.attachments_unsent)
-            kept = ", kept with the journal" if self.keeps else ""
-            self._report(f"Hawzu: {counted(count, 'attachment')} not sent{kept}")
+        count = len(self.delivery.attachments_unsent)
+        if not count:
+            return
+        kept = count - self._unnamed
+        if kept == count:
+            where = ", kept with the journal"
+        else:
+            where = f" ({kept} kept with the journal)" if kept else ""
+        self._report(f"Hawzu: {counted(count, 'attachment')} not sent{where}")
 
 
 def _stops_everything(exc: ApiError) -> bool:

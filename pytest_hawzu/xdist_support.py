@@ -10,11 +10,16 @@ from pytest_hawzu.tagger import SCOPE_KEY, unpack_scope
 
 
 class XdistHooks:
-    """On the controller: give each worker the spool directory, and take its planned
-    scope when it shuts down."""
+    """On the controller: start reporting before the workers, give each the spool
+    directory, and take its planned scope when it shuts down."""
 
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
+
+    def pytest_xdist_setupnodes(self) -> None:
+        # After the other session starts (xdist's is the last), before any worker
+        # runs: strict mode refuses a run with no worker started.
+        self.reporter.start()
 
     def pytest_configure_node(self, node: Any) -> None:
         # A worker may run in another directory (--tx popen//chdir=...).

@@ -591,12 +591,11 @@ def test_strict_start_up_failure_starts_no_xdist_worker(pytester, hawzu_env):
     hawzu_env.fail_next(503, 1000, path="/me")
     pytester.makeconftest(
         """
-        import os
-
         def pytest_sessionstart(session):
-            worker = os.environ.get("PYTEST_XDIST_WORKER")
-            if worker:
-                open(f"started-{worker}", "w").close()
+            # Not PYTEST_XDIST_WORKER: this suite's own workers set it for the controller.
+            worker = getattr(session.config, "workerinput", None)
+            if worker is not None:
+                open(f"started-{worker['workerid']}", "w").close()
         """
     )
     pytester.makepyfile("def test_a(): pass")

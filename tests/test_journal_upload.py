@@ -353,6 +353,35 @@ def test_a_partial_journal_still_sends_the_attachments_of_a_case_it_holds_back(p
     assert names == ["two0.txt"]
 
 
+@NEEDS_DEV_FULL
+def test_attachment_copies_the_failed_journal_does_not_name_are_not_kept(pytester, hawzu_env):
+    # Only the first test's copy is named in the journal: nothing could send the others.
+    pytester.makeconftest(disk_full_from("test_two"))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_one(hawzu_attach):
+            hawzu_attach(b"one", name="one.txt")
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_two(hawzu_attach):
+            hawzu_attach(b"two", name="two.txt")
+
+        @pytest.mark.hawzu("TCM-3")
+        def test_three(hawzu_attach):
+            hawzu_attach(b"three", name="three.txt")
+        """
+    )
+    hawzu_env.fail_next(503, 10_000, path="/attachments", retry_after=60)
+    result = run(pytester, "--hawzu-flush-timeout=2")
+    result.stdout.fnmatch_lines(["Hawzu: 3 attachments not sent (1 kept with the journal)"])
+    copies = [p.name for p in (pytester.path / ".hawzu" / "attachments").iterdir()]
+    assert len(copies) == 1
+    assert copies[0].endswith("one.txt")
+
+
 UNRENAMABLE = """
 import pathlib
 
