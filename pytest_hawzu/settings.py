@@ -344,6 +344,8 @@ def _flag(config: pytest.Config, key: str) -> bool:
     try:
         return bool(config.getini(key))
     except (ValueError, pytest.UsageError) as exc:  # pytest's: "invalid truth value 'maybe'"
+        if key in str(exc):  # pytest 9 names the key and the file itself
+            raise
         raise pytest.UsageError(f"{key}: {exc}; expected true or false") from None
 
 
