@@ -68,12 +68,21 @@ class Journal:
         spool_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         path = spool_dir / f"run-{stamp}-{os.getpid()}-{secrets.token_hex(3)}{SUFFIX}"
-        # Readable too: should the file be deleted during the run, what it
-        # held can still be written out again (see `close`).
-        stream = path.open("x+b", buffering=0)
-        lock(stream)  # a new file: nobody else can hold it yet
+        # Locked under a name `hawzu upload` does not list, then named: an upload
+        # must never find the file before its session holds it. Readable too:
+        # should the file be deleted during the run, what it held can still be
+        # written out again (see `close`).
+        unlisted = path.with_name(f".{path.name}.new")
+        stream = unlisted.open("x+b", buffering=0)
+        lock(stream)  # nobody else knows the name: the lock is the session's
         journal = cls(path, stream, secret)
         journal.write({"type": "session", "version": VERSION, **header})
+        try:
+            unlisted.rename(path)
+        except OSError:
+            stream.close()
+            unlisted.unlink(missing_ok=True)
+            raise
         return journal
 
     def __repr__(self) -> str:

@@ -166,6 +166,24 @@ def test_a_journal_deleted_and_then_unwritable_is_named_where_it_was_written_aga
     assert note == f"the journal was deleted during the run; written again to {kept.path}"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="journal locks are POSIX")
+def test_a_new_journal_is_listed_only_once_its_session_holds_it(tmp_path, monkeypatch):
+    # An upload listing the directory in between would take the live journal.
+    listed_at_lock = []
+    original = journal.lock
+
+    def lock(stream: Any) -> bool:
+        listed_at_lock.append(journal.find([tmp_path]))
+        return original(stream)
+
+    monkeypatch.setattr(journal, "lock", lock)
+    live = journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
+    assert listed_at_lock == [[]]
+    assert journal.find([tmp_path]) == [live.path]
+    assert journal.hold(live.path) is None
+    live.close(delivered=True)
+
+
 def test_each_result_is_in_the_journal_before_it_is_sent(pytester, hawzu_env):
     # A spy on the client checks the journal on disk at the moment each batch goes out.
     pytester.makeconftest(
