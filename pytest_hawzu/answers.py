@@ -49,6 +49,9 @@ def as_case_ids(value: object) -> tuple[str, ...] | None:
         return None
     if not all(is_case_id(v) for v in values):
         return None
+    if any(type(v) is not str for v in values):
+        # A str subclass (an enum of case IDs): its text, which xdist can carry.
+        values = tuple(str.__str__(v) for v in values)
     unique = tuple(dict.fromkeys(values))
     # The marker's own tuple when it is already right: one less object per test.
     return values if unique == values else unique  # type: ignore[return-value]

@@ -140,3 +140,31 @@ def test_case_ids_are_opaque_strings(value):
 @pytest.mark.parametrize("value", ["", " ", "TCM 1", "TCM-1\t", "\x00", None, 12, b"TCM-1"])
 def test_not_case_ids(value):
     assert not is_case_id(value)
+
+
+CASE_ENUM = """
+import enum
+import pytest
+
+class Case(str, enum.Enum):
+    LOGIN = "TCM-1"
+    CART = "TCM-2"
+
+@pytest.mark.hawzu(Case.LOGIN)
+def test_login():
+    pass
+
+@pytest.mark.hawzu(Case.CART)
+def test_cart():
+    assert 0
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["no-xdist", "n2"])
+def test_case_ids_of_a_str_subclass_are_taken_as_their_text(pytester, hawzu_env, xdist):
+    # xdist carries only plain strings between processes.
+    pytester.makepyfile(CASE_ENUM)
+    mode = ["-n", "2"] if xdist else ["-p", "no:xdist"]
+    result = pytester.runpytest("--hawzu-release=1.4.0", "-p", "no:randomly", *mode)
+    result.assert_outcomes(passed=1, failed=1)
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
