@@ -58,12 +58,13 @@ def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
     hook = item.config.hook.pytest_hawzu_case_ids
     try:
         answer = hook(item=item) if hook.get_hookimpls() else None
+        # Read here too: a generator's code runs only as it is read.
+        ids = answers.as_case_ids(answer) if answer is not None else None
     except pytest.exit.Exception:
         raise
     except HOOK_FAILURES as exc:  # the user's hook: a warning for its test, not a crash
         return (), answers.case_ids_raised(item.nodeid, exc)
     if answer is not None:
-        ids = answers.as_case_ids(answer)
         if ids is None:
             return (), answers.case_ids_problem(item.nodeid, _concealed(answer))
         return ids, None

@@ -658,3 +658,33 @@ def test_hooks_marked_optional_as_the_readme_shows_load_with_the_plugin_disabled
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest("-p", "no:hawzu")
     assert result.ret == pytest.ExitCode.OK
+
+
+GENERATOR_ANSWER = """
+import pytest
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_case_ids(item):
+    # A generator: it runs, and raises, only when the answer is read.
+    for line in item.function.__doc__.splitlines():
+        if line.startswith("Hawzu:"):
+            yield line.split(":", 1)[1].strip()
+"""
+
+
+def test_a_hook_answer_that_raises_while_read_is_a_warning_for_its_test(pytester, hawzu_env):
+    pytester.makeconftest(GENERATOR_ANSWER)
+    pytester.makepyfile(
+        '''
+        def test_doc():
+            """Hawzu: TCM-1"""
+
+        def test_nodoc():
+            pass
+        '''
+    )
+    # -W default: this suite runs with warnings as errors, the inner session must not.
+    result = pytester.runpytest(*FAST, "-W", "default")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*test_nodoc: pytest_hawzu_case_ids raised AttributeError*"])
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
