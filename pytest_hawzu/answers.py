@@ -102,14 +102,17 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "status": (lambda v: isinstance(v, Status), "status must be a pytest_hawzu.Status"),
     "notes": (_text, "notes must be text"),
-    "duration": (is_seconds, "duration must be a finite number of seconds"),
+    "duration": (
+        lambda v: is_seconds(v) and cast(float, v) >= 0,
+        "duration must be a finite number of seconds, not negative",
+    ),
     "started_at": (_time, "started_at must be a Unix time in seconds, or None"),
     "finished_at": (_time, "finished_at must be a Unix time in seconds, or None"),
     "steps": (_steps, "steps must be a tuple of pytest_hawzu.Step"),
     "worker": (lambda v: v is None or _text(v), "worker must be text or None"),
     "reruns": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "reruns must be a whole number",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "reruns must be a whole number, not negative",
     ),
 }
 

@@ -518,6 +518,8 @@ OUTCOME = TestOutcome(nodeid="t.py::test", case_ids=("TCM-1",), status=Status.PA
         {"started_at": "now"},
         {"started_at": 1.8e12},
         {"duration": float("nan")},
+        {"duration": -5.0},
+        {"reruns": -3},
         {"worker": 1},
         {"status": "PASSED"},
         {"nodeid": None},
