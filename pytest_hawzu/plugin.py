@@ -38,7 +38,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", cases.MARKER_HELP)
-    config.stash[OUTER_TEST] = tagger.forget_current()
     s = config.stash[SETTINGS] = settings.resolve(config, os.environ)
     if _controller_not_reporting(config):
         return
@@ -177,9 +176,26 @@ def _start_sandbox() -> Sandbox:
     return sandbox
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # At the session, not at configure: pytester's getitem() configures a second
+    # config inside a test and runs no session, and that test is still current.
+    session.config.stash[OUTER_TEST] = tagger.forget_current()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _restore_outer(session.config)
+
+
+def _restore_outer(config: pytest.Config) -> None:
     if OUTER_TEST in config.stash:
         tagger.restore_current(config.stash[OUTER_TEST])
+        del config.stash[OUTER_TEST]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _restore_outer(config)  # a session that never finished
     if PARENT in config.stash:
         _restore_env(settings.PARENT_ENV, config.stash[PARENT])
     sandbox = config.stash.get(SANDBOX, None)

@@ -33,14 +33,21 @@ def hawzu_step(name: str) -> Iterator[None]:
     The exception is re-raised unchanged. Steps are listed in the order they end.
     """
     item = tagger.current_item()
-    if item is None:
-        # Outside any test, or in a thread a test started: nothing tells which
-        # test it belongs to (the fixture does). Not a warning: under -W error
-        # that would fail the user's test.
+    if item is None or not _runs_now(item):
+        # Outside any test, in a thread a test started (nothing tells which test
+        # it belongs to; the fixture does), or in a test of a nested session
+        # without the plugin. Not a warning: under -W error that would fail the
+        # user's test.
         yield
         return
     with step_of(item, name):
         yield
+
+
+def _runs_now(item: pytest.Item) -> bool:
+    # pytest names the test whose phase runs now, in any session, with or
+    # without this plugin: "<node ID> (call)".
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rpartition(" ")[0] == item.nodeid
 
 
 @contextmanager

@@ -29,11 +29,12 @@ _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 # no fixture. A ContextVar rather than a global: plugins that run tests in other
 # contexts (async runners) see their own value.
 _CURRENT: ContextVar[pytest.Item | None] = ContextVar("hawzu_current_item", default=None)
-# The same for the whole process: a thread a test starts does not inherit its
-# context, and tells its own test from a later one by this.
-_running: list[pytest.Item | None] = [None]
+# Every test whose protocol is running in this process, outermost first (a
+# session nested in a test runs its own): a thread a test starts does not
+# inherit its context, and tells its own test from a later one by this.
+_running: list[pytest.Item] = []
 # What a nested session saves of the current test, to put back at its end.
-Outer = tuple[Token[pytest.Item | None], pytest.Item | None]
+Outer = Token[pytest.Item | None]
 
 
 class Tagger:
@@ -58,12 +59,12 @@ class Tagger:
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, object, object]:
         token = _CURRENT.set(item)
-        outer, _running[0] = _running[0], item
+        _running.append(item)
         try:
             return (yield)
         finally:
             _CURRENT.reset(token)
-            _running[0] = outer
+            _running.remove(item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -202,19 +203,17 @@ def current_item() -> pytest.Item | None:
 
 
 def is_running(item: pytest.Item) -> bool:
-    """The item is the test running here (in this context, or in the process for
-    a thread it started): its reports are still to be made."""
-    return _CURRENT.get() is item or _running[0] is item
+    """The item's protocol is running here (in this context, or in the process
+    for a thread it started): its reports are still to be made."""
+    return _CURRENT.get() is item or item in _running
 
 
 def forget_current() -> Outer:
     """A session starts: the test that started it (pytester, pytest.main) is not one of its own."""
-    outer, _running[0] = _running[0], None
-    return _CURRENT.set(None), outer
+    return _CURRENT.set(None)
 
 
-def restore_current(saved: Outer) -> None:
+def restore_current(token: Outer) -> None:
     """The session ends: the test that started it is current again."""
-    token, _running[0] = saved
     with contextlib.suppress(ValueError):  # ended in another context than it started in
         _CURRENT.reset(token)

@@ -631,14 +631,17 @@ def test_every_part_of_a_result_is_bounded_whatever_the_tests_produce(pytester, 
     assert many[-1]["status"] == "FAILED"
 
 
+@pytest.mark.parametrize("plugin", [(), ("-p", "no:hawzu")], ids=["loaded", "disabled"])
 def test_steps_of_a_nested_session_that_does_not_report_stay_out_of_the_outer_test(
-    pytester, hawzu_env
+    pytester, hawzu_env, plugin
 ):
     """A plugin's own tests run pytest inside a reported test: their steps are not its."""
     pytester.makeconftest('pytest_plugins = ["pytester"]\n')
     pytester.makepyfile(
         test_outer='''
 import pytest
+
+from args import ARGS
 
 INNER = """
 from pytest_hawzu import hawzu_step
@@ -651,12 +654,67 @@ def test_inner_uses_steps():
 @pytest.mark.hawzu("TCM-1")
 def test_my_plugin(pytester):
     pytester.makepyfile(INNER)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:cacheprovider", *ARGS).assert_outcomes(passed=1)
 '''
     )
+    # Without the plugin in the nested session, nothing there says its tests run.
+    pytester.makepyfile(args=f"ARGS = {plugin!r}")
     pytester.runpytest(*FAST, "-p", "no:cacheprovider", "test_outer.py")
     result = only_execution(hawzu_env)["results"]["TCM-1"]
     assert steps(result) == [("setup", "PASSED"), ("call", "PASSED"), ("teardown", "PASSED")]
+
+
+NESTED_CONFIG = """
+import sys
+import threading
+import types
+import pytest
+from pytest_hawzu import hawzu_step as module_step
+
+@pytest.mark.hawzu("TCM-1")
+def test_configures_another(pytester, hawzu_step, hawzu_attach):
+    pytester.getitem("def test_func(): pass")  # a second config, never a session
+    with module_step("module form"):
+        pass
+    with hawzu_step("fixture form"):
+        pass
+    hawzu_attach(b"data", name="data.txt")
+
+@pytest.mark.hawzu("TCM-2")
+def test_runs_another_while_a_thread_works(pytester, hawzu_step):
+    started = threading.Event()
+
+    def in_the_background():
+        started.wait()
+        with hawzu_step("in the background"):
+            pass
+
+    worker = threading.Thread(target=in_the_background)
+    worker.start()
+    # The nested session's test lets the thread step while it runs.
+    sync = types.ModuleType("outer_sync")
+    sync.go = lambda: (started.set(), worker.join())
+    sys.modules["outer_sync"] = sync
+    pytester.makepyfile(test_inner="import outer_sync\\ndef test_inner():\\n    outer_sync.go()\\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+"""
+
+
+def test_a_nested_config_or_session_leaves_the_outer_test_its_steps(pytester, hawzu_env):
+    pytester.makeconftest('pytest_plugins = ["pytester"]\n')
+    pytester.makepyfile(test_outer=NESTED_CONFIG)
+    result = pytester.runpytest(*FAST, "-p", "no:cacheprovider", "test_outer.py")
+    result.assert_outcomes(passed=2)
+    found = results(hawzu_env)
+    assert [n for n, _ in steps(found["TCM-1"])] == [
+        "setup",
+        "module form",
+        "fixture form",
+        "call",
+        "teardown",
+    ]
+    assert [a["filename"] for a in found["TCM-1"]["attachments"]] == ["data.txt"]
+    assert ("in the background", "PASSED") in steps(found["TCM-2"])
 
 
 def test_imported_steps_in_a_thread_pool_never_fail_a_test(pytester, hawzu_env):
