@@ -108,7 +108,7 @@ _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "started_at": (_time, "started_at must be a Unix time in seconds, or None"),
     "finished_at": (_time, "finished_at must be a Unix time in seconds, or None"),
-    "steps": (_steps, "steps must be a tuple of pytest_hawzu.Step"),
+    "steps": (_steps, "steps must be a tuple of pytest_hawzu.model.Step"),
     "worker": (lambda v: v is None or _text(v), "worker must be text or None"),
     "reruns": (
         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,

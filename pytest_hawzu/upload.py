@@ -69,7 +69,11 @@ def upload_all(
     throttle = Throttle(rate)
     retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))
     ok = True
+    named = set(paths)
     for path in files:
+        if path not in named and not path.exists() and not path.is_symlink():
+            ok = _gone(path, say) and ok
+            continue
         try:
             done = upload_one(path, url=url, token=token, retrier=retrier, timeout=timeout, say=say)
         except Exception as exc:  # a bug must not keep the other journals from Hawzu
@@ -77,6 +81,20 @@ def upload_all(
             done = False
         ok = done and ok
     return ok
+
+
+def _gone(path: Path, say: Say) -> bool:
+    """A journal listed in a directory and gone by its turn; True when that is fine."""
+    partial = path.with_name(path.name.removesuffix(journal.SUFFIX) + journal.PARTIAL)
+    if partial.exists():
+        say(
+            f"{path}: renamed {partial.name} by its session after its disk filled: "
+            "upload that once the session ends"
+        )
+        return False
+    # Delivered and removed by its run, or by another upload, meanwhile.
+    say(f"{path}: gone before its turn (delivered by its run or another upload)")
+    return True
 
 
 def upload_one(

@@ -866,6 +866,16 @@ def one_result_journal(spool: Path, url: str, release: str) -> journal.Journal:
     return made
 
 
+def test_a_listed_journal_gone_before_its_turn_was_delivered_by_someone_else(tmp_path, monkeypatch):
+    # Its run, or another upload, delivered and removed it meanwhile.
+    gone = tmp_path / "run-gone.jsonl"
+    monkeypatch.setattr(journal, "find", lambda paths: [gone])
+    said: list[str] = []
+    ok = journal_upload_all([tmp_path], url=None, token="t", rate=5, timeout=5, say=said.append)
+    assert ok is True
+    assert said == [f"{gone}: gone before its turn (delivered by its run or another upload)"]
+
+
 def test_upload_advice_names_what_the_journal_recorded_not_pytest_options(pytester, hawzu_env):
     spool = pytester.mkdir(".hawzu")
     one_result_journal(spool, hawzu_env.url, "9.9")
