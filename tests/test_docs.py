@@ -34,3 +34,14 @@ def test_every_option_is_documented(pytestconfig: pytest.Config):
         for name in (setting.option, setting.env, setting.ini):
             if name:
                 assert f"`{name}" in readme, name
+
+
+def test_the_warnings_the_readme_names_can_be_imported_for_filterwarnings():
+    import pytest_hawzu
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(Hawzu\w+Warning)`", readme))
+    assert named == {"HawzuMarkerWarning", "HawzuStepWarning", "HawzuAttachWarning"}
+    for name in named:
+        assert issubclass(getattr(pytest_hawzu, name), UserWarning)
+    assert "filterwarnings = ignore::pytest_hawzu.HawzuStepWarning" in readme
