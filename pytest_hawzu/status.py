@@ -29,6 +29,8 @@ def parse_status_map(lines: Iterable[str]) -> dict[str, Status]:
             raise ValueError(
                 f"{text!r}: expected 'outcome = STATUS' with an outcome among {', '.join(DEFAULTS)}"
             )
+        if outcome in mapping:  # which one was meant cannot be told
+            raise ValueError(f"{text!r}: {outcome} is mapped twice; keep one line for it")
         try:
             mapping[outcome] = Status[value.upper()]
         except KeyError:

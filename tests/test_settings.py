@@ -143,6 +143,11 @@ def test_who_completes(pytester, args, flags, expected):
         ([], "hawzu_status_map = boom = FAILED", "hawzu_status_map: 'boom = FAILED': expected*"),
         (
             [],
+            "hawzu_status_map =\n    xfail = BLOCKED\n    xfail = PASSED",
+            "hawzu_status_map: 'xfail = PASSED': xfail is mapped twice; keep one line*",
+        ),
+        (
+            [],
             "hawzu_token = abc",
             "hawzu_token in an ini file is not supported: set the HAWZU_API_TOKEN*",
         ),
