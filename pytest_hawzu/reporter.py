@@ -6,6 +6,7 @@ the xdist controller. Workers never talk to Hawzu.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -394,15 +395,29 @@ class Reporter:
         return outcome
 
     def _user_hook(self, name: str, **kwargs: Any) -> None:
-        """Call users' implementations of one of our hooks: their failure is one line."""
-        try:
-            getattr(self.config.hook, name)(**kwargs)
-        except pytest.exit.Exception as exc:
-            if not self.finishing:
-                raise
-            self.exit = self.exit or exc
-        except HOOK_FAILURES as exc:
-            self._problem(f"Hawzu: {name} raised {raised(exc)}")
+        """Call users' implementations of one of our hooks: a failure is one line,
+        and one implementation's failure does not keep the others from running."""
+        hook = getattr(self.config.hook, name)
+        impls = hook.get_hookimpls()
+        if len(impls) < 2 or any(i.wrapper or i.hookwrapper for i in impls):
+            # One call as pluggy makes it: a wrapper wraps all the others.
+            calls = [("", functools.partial(hook, **kwargs))]
+        else:
+            calls = [
+                # Each with the arguments it asks for, as pluggy passes them.
+                (f" ({i.plugin_name})", functools.partial(i.function, *map(kwargs.get, i.argnames)))
+                for i in reversed(impls)  # pluggy's order
+            ]
+        for where, call in calls:
+            try:
+                call()
+            except pytest.exit.Exception as exc:
+                if not self.finishing:
+                    raise
+                self.exit = self.exit or exc
+                return
+            except HOOK_FAILURES as exc:
+                self._problem(f"Hawzu: {name}{where} raised {raised(exc)}")
 
     def _attachment_settled(self, attachment: Attachment, case_id: str) -> None:
         """On the sender thread: noted so that `hawzu upload` never sends it twice."""

@@ -690,3 +690,50 @@ def test_a_hook_answer_that_raises_while_read_is_a_warning_for_its_test(pytester
     result.assert_outcomes(passed=2, warnings=1)
     result.stdout.fnmatch_lines(["*test_nodoc: pytest_hawzu_case_ids raised AttributeError*"])
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+NOTIFY_PLUGIN = """
+def pytest_hawzu_execution_created(execution):
+    print("NOTIFY created", execution.id)
+
+def pytest_hawzu_session_finished(summary):
+    print("NOTIFY finished", summary.execution_id)
+"""
+
+QUIET_PLUGIN = """
+def pytest_hawzu_session_finished():  # pluggy lets it take fewer arguments
+    print("NOTIFY finished, without arguments")
+"""
+
+BROKEN_CONFTEST = """
+import pytest
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_execution_created(execution):
+    raise RuntimeError("conftest bug (created)")
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_session_finished(summary):
+    raise RuntimeError("conftest bug (finished)")
+"""
+
+
+def test_one_implementation_that_raises_does_not_keep_the_others_from_running(pytester, hawzu_env):
+    pytester.makepyfile(notify=NOTIFY_PLUGIN, quiet=QUIET_PLUGIN)
+    pytester.makeconftest(BROKEN_CONFTEST)
+    pytester.makepyfile(
+        test_one='import pytest\n\n@pytest.mark.hawzu("TCM-1")\ndef test_a():\n    pass\n'
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest(*FAST, "-p", "notify", "-p", "quiet", "-s", "test_one.py")
+    result.stdout.fnmatch_lines_random(
+        [
+            "NOTIFY created exe_1",
+            "NOTIFY finished exe_1",
+            "NOTIFY finished, without arguments",
+            "Hawzu: pytest_hawzu_execution_created (*conftest.py) raised RuntimeError: "
+            "conftest bug (created)",
+            "Hawzu: pytest_hawzu_session_finished (*conftest.py) raised RuntimeError: "
+            "conftest bug (finished)",
+        ]
+    )
