@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
@@ -10,8 +9,8 @@ import pytest
 
 from pytest_hawzu import answers
 from pytest_hawzu.failures import HOOK_FAILURES
-from pytest_hawzu.settings import TOKEN_ENV
-from pytest_hawzu.text import hide, hiding
+from pytest_hawzu.settings import token_secret
+from pytest_hawzu.text import hide
 
 MARKER = "hawzu"
 MARKER_HELP = (
@@ -50,7 +49,7 @@ def warn_if_bad(item: pytest.Item) -> None:
         problem = item.stash[_BAD]
         del item.stash[_BAD]
         # The plugin's words, about a node ID or a hook's error that may show the token.
-        warnings.warn(hide(problem, _secret()), HawzuMarkerWarning, stacklevel=1)
+        warnings.warn(hide(problem, token_secret()), HawzuMarkerWarning, stacklevel=1)
 
 
 def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
@@ -77,10 +76,6 @@ def _resolve(item: pytest.Item) -> tuple[tuple[str, ...], str | None]:
     return ids, None
 
 
-def _secret() -> str:
-    return hiding(os.environ.get(TOKEN_ENV, "").strip())
-
-
 class _Shown:
     """A value as it is quoted, with the token hidden."""
 
@@ -94,7 +89,7 @@ class _Shown:
 def _concealed(value: Any) -> Any:
     """`value` with the token hidden, before a quote of it is cut (a cut through
     the token would keep part of it): whatever its type, sets and bytes too."""
-    secret = _secret()
+    secret = token_secret()
     if not secret or secret not in repr(value):  # rare: keep the value as it is
         return value
     if isinstance(value, (tuple, list)):  # the marker's values are quoted one by one

@@ -76,8 +76,10 @@ class Journal:
         stream = unlisted.open("x+b", buffering=0)
         lock(stream)  # nobody else knows the name: the lock is the session's
         journal = cls(path, stream, secret)
-        journal.write({"type": "session", "version": VERSION, **header})
         try:
+            # Without its first line no upload could ever read it: no journal then.
+            if not journal.write({"type": "session", "version": VERSION, **header}):
+                raise OSError(f"its first line could not be written: {journal.failure}")
             unlisted.rename(path)
         except OSError:
             stream.close()
@@ -190,7 +192,7 @@ class Journal:
         out; a rename needs none."""
         if self.path.name.endswith(PARTIAL):
             return None
-        partial = self.path.with_name(self.path.name.removesuffix(SUFFIX) + PARTIAL)
+        partial = partial_path(self.path)
         try:
             self.path.rename(partial)
         except OSError as exc:
@@ -310,6 +312,11 @@ def _damaged(path: Path, number: int) -> str:
         f"nothing was sent and the journal is kept: repair line {number}, or delete it and "
         "lose what it held, then run hawzu upload again"
     )
+
+
+def partial_path(path: Path) -> Path:
+    """Where a journal is once named partial."""
+    return path.with_name(path.name.removesuffix(SUFFIX) + PARTIAL)
 
 
 def is_partial(path: Path) -> bool:

@@ -8,6 +8,7 @@ from `HAWZU_API_TOKEN` only, so it never sits in a file or a process listing.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from pytest_hawzu import status, title
 from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH, is_loopback
 from pytest_hawzu.model import Status
-from pytest_hawzu.text import valid
+from pytest_hawzu.text import hiding, valid
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
 # Set by a reporting session for every process it starts. A pytest that one of
@@ -337,6 +338,12 @@ def _typed(config: pytest.Config, dest: str) -> str | None:
     if any(a == option or a.startswith(f"{option}=") for a in args):
         return cast("str | None", config.getoption(f"hawzu_{dest}"))
     return None
+
+
+def token_secret() -> str:
+    """The token from the environment, as text to hide wherever the plugin
+    words what a user's code or hook produced (see `text.hide`)."""
+    return hiding(os.environ.get(TOKEN_ENV, "").strip())
 
 
 def _flag(config: pytest.Config, key: str) -> bool:

@@ -18,8 +18,8 @@ import pytest
 from pytest_hawzu import cases, tagger
 from pytest_hawzu.client import MAX_STEP_NOTES
 from pytest_hawzu.model import Status
-from pytest_hawzu.settings import TOKEN_ENV
-from pytest_hawzu.text import hide, hiding, valid
+from pytest_hawzu.settings import token_secret
+from pytest_hawzu.text import hide, valid
 
 
 class HawzuStepWarning(UserWarning):
@@ -80,9 +80,8 @@ def _reported(item: pytest.Item) -> bool:
 
 
 def _warn(text: str) -> None:
-    secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
     # stacklevel: the user's `with` statement, past contextlib and this module.
-    warnings.warn(hide(valid(text), secret), HawzuStepWarning, stacklevel=5)
+    warnings.warn(hide(valid(text), token_secret()), HawzuStepWarning, stacklevel=5)
 
 
 def _status_of(exc: BaseException) -> Status:
@@ -95,6 +94,6 @@ def _describe(exc: BaseException) -> str:
     message = str(exc).strip()
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     # The token hidden before the cut, which could leave part of it.
-    secret = hiding(os.environ.get(TOKEN_ENV, "").strip())
+    secret = token_secret()
     # Cut here already (the client's limit): the step travels through execnet.
     return hide(text, secret)[:MAX_STEP_NOTES]

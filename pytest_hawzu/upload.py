@@ -85,7 +85,7 @@ def upload_all(
 
 def _gone(path: Path, say: Say) -> bool:
     """A journal listed in a directory and gone by its turn; True when that is fine."""
-    partial = path.with_name(path.name.removesuffix(journal.SUFFIX) + journal.PARTIAL)
+    partial = journal.partial_path(path)
     if partial.exists():
         say(
             f"{path}: renamed {partial.name} by its session after its disk filled: "

@@ -152,6 +152,15 @@ class FullDisk:
         raise OSError(28, "No space left on device")
 
 
+def test_a_journal_whose_first_line_cannot_be_written_is_no_journal(tmp_path, monkeypatch):
+    # No upload could read it: the run goes on without one, and says so.
+    monkeypatch.setattr(journal, "os", FullDisk())
+    with pytest.raises(OSError, match="its first line could not be written: No space left"):
+        journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_journal_deleted_and_then_unwritable_is_named_where_it_was_written_again(
     tmp_path, monkeypatch
 ):
