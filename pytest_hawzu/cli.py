@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from pytest_hawzu import __version__
-from pytest_hawzu.client import DEFAULT_URL, HawzuClient, HawzuError
+from pytest_hawzu.client import (
+    DEFAULT_URL,
+    MAX_IDEMPOTENCY_KEY,
+    HawzuClient,
+    HawzuError,
+    valid_idempotency_key,
+)
 from pytest_hawzu.failures import why
 from pytest_hawzu.retry import Retrier, RetryPolicy, telling_sleep
 from pytest_hawzu.settings import (
@@ -261,11 +267,10 @@ def _say_on_stderr(line: str) -> None:
 
 def _key(value: str | None) -> str | None:
     # The rule of --hawzu-execution-key, so a key that works here works for the shards too.
-    if value is not None and not (
-        0 < len(value) <= 255 and all(33 <= ord(c) <= 126 for c in value)
-    ):
+    if value is not None and not valid_idempotency_key(value):
         raise CliError(
-            f"--key {value!r}: expected 1 to 255 printable ASCII characters without spaces "
+            f"--key {value!r}: expected 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
+            "without spaces "
             "(a CI pipeline ID works well)"
         )
     return value

@@ -11,6 +11,7 @@ import functools
 import ipaddress
 import json as jsonlib
 import platform
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,7 @@ MAX_STEPS = 500
 MAX_STEP_NAME = 255
 MAX_STEP_NOTES = 2_000  # a step's error line; the result's notes have the traceback
 MAX_NODEIDS = 65_535
+MAX_IDEMPOTENCY_KEY = 255
 
 STATUS_WIRE: dict[Status, str] = {
     Status.PASSED: "PASSED",
@@ -60,8 +62,10 @@ STATUS_WIRE: dict[Status, str] = {
     Status.NOT_EXECUTED: "NOT_EXECUTED",
 }
 
-# Release statuses under which executions may be created and results posted.
-OPEN_RELEASE_STATUSES = frozenset({"NOT_STARTED", "IN_PROGRESS", "IN_REVIEW", "APPROVED"})
+# Release statuses under which no execution may be created nor result posted.
+# Only these are refused before asking: v1 may add statuses, and for one this
+# client does not know, Hawzu's own 409 RELEASE_LOCKED decides.
+LOCKED_RELEASE_STATUSES = frozenset({"DRAFT", "REJECTED", "PAUSED", "COMPLETED", "ARCHIVED"})
 
 RETRY_AFTER = "Retry-After"
 RATE_LIMIT_LIMIT = "X-RateLimit-Limit"
@@ -124,7 +128,7 @@ class Release:
 
     @property
     def accepts_executions(self) -> bool:
-        return self.status in OPEN_RELEASE_STATUSES
+        return self.status not in LOCKED_RELEASE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -306,7 +310,10 @@ class HawzuClient:
     def find_releases(self, project_id: str, name: str) -> list[Release]:
         params = {"project_id": valid(project_id), "name": valid(name)}
         body = self._call("GET", "/releases", params=params)
-        return [_release(r) for r in body.get("data") or [] if isinstance(r, dict)]
+        found = [_release(r) for r in body.get("data") or [] if isinstance(r, dict)]
+        # The filter is not published: a server that ignored it would offer the
+        # project's only release for any name, a mistyped one too.
+        return [r for r in found if r.name == name and r.project_id in ("", project_id)]
 
     def create_execution(
         self,
@@ -324,7 +331,7 @@ class HawzuClient:
             payload["test_case_ids"] = list(test_case_ids)
         headers = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else None
         status, body = self._exchange("POST", "/executions", json=payload, headers=headers)
-        return _execution(_needs(body, "id", "POST", "/executions"), created=status == 201)
+        return _execution(_needs(body, "id", "POST", "/executions", status), created=status == 201)
 
     def unknown_case_ids(self, error: ApiError) -> list[str]:
         """The case IDs a 422 on execution creation named as unknown."""
@@ -338,8 +345,12 @@ class HawzuClient:
     def complete_execution(self, execution_id: str, *, timeout: float | None = None) -> Execution:
         """`timeout` shortens this one call (a session's flush ending sooner)."""
         path = f"/executions/{_quote(execution_id)}"
-        body = self._call("PATCH", path, json={"status": EXECUTION_COMPLETED}, timeout=timeout)
-        return _execution(_needs(body, "id", "PATCH", path))
+        status, body = self._exchange(
+            "PATCH", path, json={"status": EXECUTION_COMPLETED}, timeout=timeout
+        )
+        if status == 204:  # success without a body, which Hawzu's rules allow
+            return _execution({"id": execution_id, "status": EXECUTION_COMPLETED})
+        return _execution(_needs(body, "id", "PATCH", path, status))
 
     def post_results(self, execution_id: str, results: Sequence[CaseResult]) -> BatchOutcome:
         payload = {"results": [result_to_wire(r, self._redact) for r in results]}
@@ -430,7 +441,9 @@ class HawzuClient:
             where = self._redact(response_headers.get("Location", "nowhere"))
             raise _not_the_api(response.status_code, method, path, f"a redirect to {where}")
         if response.status_code >= 400:
-            raise _api_error(response.status_code, body or {}, response_headers, self._redact)
+            if body is None:  # a gateway's page: what it says is still the best clue
+                body = {"message": _gist(self._redact(_text(response)))}
+            raise _api_error(response.status_code, body, response_headers, self._redact)
         if response.content and body is None:
             kind = response_headers.get("Content-Type", "no Content-Type")
             excerpt = self._redact(_text(response))[:80]
@@ -462,6 +475,11 @@ class HawzuClient:
 
 def _to_json(value: Any) -> str:
     return jsonlib.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def valid_idempotency_key(key: str) -> bool:
+    """1 to 255 printable ASCII characters, no spaces."""
+    return 0 < len(key) <= MAX_IDEMPOTENCY_KEY and all(33 <= ord(c) <= 126 for c in key)
 
 
 def is_loopback(host: str) -> bool:
@@ -515,9 +533,11 @@ def _not_the_api(status: int, method: str, path: str, what: str) -> ApiError:
     )
 
 
-def _needs(body: dict[str, Any], key: str, method: str, path: str) -> dict[str, Any]:
+def _needs(
+    body: dict[str, Any], key: str, method: str, path: str, status: int = 200
+) -> dict[str, Any]:
     if not body.get(key):
-        raise _not_the_api(200, method, path, f"JSON without {key!r}: {_short(body)}")
+        raise _not_the_api(status, method, path, f"JSON without {key!r}: {_short(body)}")
     return body
 
 
@@ -532,9 +552,7 @@ def _api_error(
     headers: Mapping[str, str],
     redact: Callable[[str], str],
 ) -> ApiError:
-    error = body.get("error")
-    if not isinstance(error, dict):
-        error = {}
+    error = _error_of(body)
     details = error.get("details")
     return ApiError(
         status,
@@ -545,14 +563,29 @@ def _api_error(
     )
 
 
+def _error_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The error object, read as far as it goes when it is not in Hawzu's shape:
+    `{"error": "text"}`, or a `code` and `message` at the top."""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return error
+    if error:
+        return {"message": error, "code": body.get("code")}
+    return body
+
+
+def _gist(text: str) -> str:
+    """One line of at most 80 characters, without markup, from any answer's text."""
+    line = " ".join(re.sub(r"<[^>]*>", " ", text).split())
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
 def _rejection(item: Any, results: Sequence[CaseResult]) -> Rejection:
     """One rejected item, as far as it can be read: a string is taken for the message."""
     if not isinstance(item, dict):
         raise _not_the_api(200, "POST", "/results", f"a rejected item {item!r}")
     index = item.get("index")
-    error = item.get("error")
-    if not isinstance(error, dict):
-        error = {"message": error} if error else {}
+    error = _error_of(item)
     case_id = str(item.get("test_case_id") or "")
     nodeids: tuple[str, ...] = ()
     if isinstance(index, int) and 0 <= index < len(results):

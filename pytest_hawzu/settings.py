@@ -18,7 +18,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_hawzu import status, title
-from pytest_hawzu.client import API_PREFIX, DEFAULT_URL, MAX_BATCH, is_loopback
+from pytest_hawzu.client import (
+    API_PREFIX,
+    DEFAULT_URL,
+    MAX_BATCH,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_NOTES,
+    is_loopback,
+    valid_idempotency_key,
+)
 from pytest_hawzu.model import Status
 from pytest_hawzu.text import hiding, valid
 
@@ -304,7 +312,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         attach=_choice(name["attach"], raw["attach"], ATTACH_CHOICES),
         batch_size=number("batch_size", int, 1, MAX_BATCH),
         max_retry_after=number("max_retry_after", float, 0),
-        notes_limit=number("notes_limit", int, 200, 65_535),
+        notes_limit=number("notes_limit", int, 200, MAX_NOTES),
         sandbox=bool(config.getoption("hawzu_sandbox")),
         strict=bool(config.getoption("hawzu_strict")) or _flag(config, "hawzu_strict"),
         status_map=_status_map(config.getini("hawzu_status_map")),
@@ -405,9 +413,9 @@ def _spool_dir(name: str, value: str | None) -> Path:
 def _key(name: str, value: str | None) -> str | None:
     if not value:
         return None
-    if len(value) > 255 or not all(33 <= ord(c) <= 126 for c in value):
+    if not valid_idempotency_key(value):
         raise pytest.UsageError(
-            f"{name}={value!r}: expected 1 to 255 printable ASCII characters "
+            f"{name}={value!r}: expected 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
             "without spaces (a CI pipeline ID works well)"
         )
     return value

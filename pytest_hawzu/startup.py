@@ -184,6 +184,12 @@ def _same_release(
     An HAWZU_EXECUTION left over from another job would otherwise take this
     run's results into a release nobody asked for.
     """
+    if not execution.release_id:
+        raise StartupError(
+            f"Hawzu does not say which release execution {execution.id} belongs to, so it "
+            f"cannot be checked against {plan.release!r}: leave out --hawzu-release "
+            "(HAWZU_RELEASE) to report into it as it is"
+        )
     release = find_release(client, call, plan, me)
     if release.id != execution.release_id:
         raise StartupError(

@@ -23,6 +23,7 @@ from pytest_hawzu.aggregate import (
 )
 from pytest_hawzu.client import (
     EXECUTION_LOCKED,
+    MAX_BATCH,
     RELEASE_LOCKED,
     ApiError,
     Execution,
@@ -262,7 +263,7 @@ def _post(
     say: Say,
 ) -> None:
     say(f"{contents.path}: {counted(len(results), 'result')} for execution {execution_id}")
-    batch_size = int(contents.header.get("batch_size") or 100)
+    batch_size = int(contents.header.get("batch_size") or MAX_BATCH)
     batches = range(0, len(results), batch_size)
     for number, start in enumerate(batches, start=1):
         batch = results[start : start + batch_size]
@@ -395,6 +396,11 @@ def _rejoin(
 ) -> None:
     """Check, on another server than the run's, that the recorded execution is the run's."""
     joined = _open(contents, client, retrier, execution=execution_id)
+    if contents.release_id and not joined.release_id:
+        raise StartupError(
+            f"Hawzu does not say which release execution {execution_id} belongs to, so it "
+            f"cannot be checked against the run's ({contents.release_id}): upload without --url"
+        )
     if contents.release_id and joined.release_id != contents.release_id:
         raise StartupError(
             f"execution {execution_id} belongs to release {joined.release_id}, not to the "

@@ -397,7 +397,7 @@ class Uploader:
             if self._closed:
                 return  # finish() has already counted this batch as not delivered
             if isinstance(error, ApiError):
-                self._failed(batch, error, stop=_stops_everything(error))
+                self._failed(batch, error, stop=_stops_results(error))
             elif isinstance(error, GaveUp) and self._worth_again(error):
                 self._again(batch, error)
             elif error is not None:
@@ -558,3 +558,9 @@ class Uploader:
 def _stops_everything(exc: ApiError) -> bool:
     """Errors after which every later request would fail the same way."""
     return exc.status in (401, 404) or exc.code in (EXECUTION_LOCKED, RELEASE_LOCKED)
+
+
+def _stops_results(exc: ApiError) -> bool:
+    """Every batch goes to one execution with one token: a 403 for one is a 403
+    for all. (Attachments may need a role of their own: not for them.)"""
+    return exc.status == 403 or _stops_everything(exc)

@@ -161,6 +161,112 @@ def test_odd_but_usable_answers_are_read_as_far_as_they_go(httpserver):
     assert (rejection.case_id, rejection.message) == ("TCM-1", "no such case")
 
 
+# -- what Hawzu may answer within its published rules ---------------------------------------
+
+
+def _client(httpserver) -> HawzuClient:
+    return HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+
+
+def _releases(*named: tuple[str, str]) -> dict[str, object]:
+    return {
+        "data": [
+            {"id": f"rel_{n}", "name": name, "project_id": project, "status": "IN_PROGRESS"}
+            for n, (name, project) in enumerate(named)
+        ]
+    }
+
+
+def test_a_release_search_keeps_only_the_name_asked_for(httpserver):
+    # The name filter is not published: a server that ignores it must not turn
+    # a mistyped release into whatever release the project has.
+    httpserver.expect_request("/api/v1/releases").respond_with_json(
+        _releases(("2.0", "proj_101"), ("1.4.0", "proj_101"), ("1.4.0", "proj_999"))
+    )
+    client = _client(httpserver)
+    assert [r.id for r in client.find_releases("proj_101", "1.4.0")] == ["rel_1"]
+    assert client.find_releases("proj_101", "9.9.9") == []
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "accepts"),
+    [
+        ("IN_PROGRESS", True),
+        ("PLANNING", True),  # new in v1 some day: Hawzu's 409 decides, not a guess
+        ("", True),
+        ("DRAFT", False),
+        ("PAUSED", False),
+        ("COMPLETED", False),
+        ("ARCHIVED", False),
+        ("REJECTED", False),
+    ],
+)
+def test_only_a_status_known_to_lock_a_release_is_refused_before_asking(
+    httpserver, status, accepts
+):
+    body = {"id": "rel_7", "name": "1.4.0", "project_id": "proj_101", "status": status}
+    httpserver.expect_request("/api/v1/releases/rel_7").respond_with_json(body)
+    client = _client(httpserver)
+    assert client.get_release("rel_7").accepts_executions is accepts
+    client.close()
+
+
+def test_a_completion_answered_with_no_content_is_a_completion(httpserver):
+    httpserver.expect_request("/api/v1/executions/exe_1", method="PATCH").respond_with_data(
+        b"", status=204
+    )
+    client = _client(httpserver)
+    execution = client.complete_execution("exe_1")
+    client.close()
+    assert (execution.id, execution.completed) == ("exe_1", True)
+
+
+def test_an_answer_without_what_is_needed_names_its_own_status(httpserver):
+    httpserver.expect_request("/api/v1/executions").respond_with_json({"ok": 1}, status=201)
+    client = _client(httpserver)
+    with pytest.raises(ApiError, match=r"^HTTP 201 NOT_THE_API: POST /executions .*'id'"):
+        client.create_execution("rel_7", "title")
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ('{"error": {"code": "FORBIDDEN", "message": "Role too low"}}', "json", "Role too low"),
+        ('{"error": "Token revoked"}', "json", "Token revoked"),
+        ('{"message": "Token revoked"}', "json", "Token revoked"),
+        ("<html><h1>502 Bad Gateway</h1></html>", "html", "502 Bad Gateway"),
+        ("", "json", "no error message in the response"),
+    ],
+)
+def test_an_error_says_what_the_answer_said(httpserver, body, content_type, message):
+    mime = "application/json" if content_type == "json" else "text/html"
+    httpserver.expect_request("/api/v1/me").respond_with_data(body, status=403, content_type=mime)
+    client = _client(httpserver)
+    with pytest.raises(ApiError) as raised:
+        client.me()
+    client.close()
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_flat_rejected_item_keeps_its_code_and_message(httpserver):
+    httpserver.expect_request("/api/v1/executions/exe_1/results").respond_with_json(
+        {
+            "accepted": 0,
+            "rejected": [
+                {"index": 0, "code": "TEST_CASE_NOT_FOUND", "message": "no test case TCM-1"}
+            ],
+        }
+    )
+    client = _client(httpserver)
+    outcome = client.post_results("exe_1", [CaseResult("TCM-1", Status.PASSED)])
+    client.close()
+    (rejection,) = outcome.rejected
+    assert (rejection.code, rejection.message) == ("TEST_CASE_NOT_FOUND", "no test case TCM-1")
+
+
 # -- the wire form --------------------------------------------------------------------------
 
 

@@ -495,15 +495,17 @@ def test_401_at_start_stops_every_call(pytester, hawzu_env, monkeypatch):
     assert_no_token(result, pytester.path / ".hawzu", token="not-the-right-token")
 
 
-def test_401_mid_session_stops_every_later_call(pytester, hawzu_env):
-    hawzu_env.fail_next(401, 1000, path="/results")
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_of_results_for_the_token_stops_every_later_call(pytester, hawzu_env, status):
+    # Every batch goes to the same execution with the same token: a 403 on one
+    # is a 403 on all, and sending the rest only repeats the line.
+    hawzu_env.fail_next(status, 1000, path="/results")
     pytester.makepyfile(cases_suite(6))
     result = run(pytester, "-o", "hawzu_batch_size=1")
     assert result.ret == pytest.ExitCode.OK
-    log = hawzu_env.requests()
-    assert log[-1].status == 401
-    assert [r.status for r in log].count(401) == 1
-    result.stdout.fnmatch_lines(["not delivered: 6 results (HTTP 401 *)"])
+    posts = [r for r in hawzu_env.requests() if r.path.endswith("/results")]
+    assert [r.status for r in posts] == [status]
+    result.stdout.fnmatch_lines([f"not delivered: 6 results (HTTP {status} *)"])
     assert len(journals(pytester)) == 1
 
 

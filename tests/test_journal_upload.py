@@ -1225,6 +1225,26 @@ def test_a_moved_upload_of_a_run_given_only_an_execution_is_never_posted_to_a_st
         other.stop()
 
 
+def test_a_moved_upload_to_an_execution_of_no_named_release_is_refused(
+    pytester, hawzu_env, httpserver
+):
+    execution_id = execution_only_run(pytester, hawzu_env, opened=True)
+    httpserver.expect_request("/api/v1/me").respond_with_json({"projects": [{"id": "p"}]})
+    httpserver.expect_request(f"/api/v1/executions/{execution_id}").respond_with_json(
+        {"id": execution_id, "status": "IN_PROGRESS"}
+    )
+    result = upload_anyway(pytester, ".hawzu", "--url", httpserver.url_for("/").rstrip("/"))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            f"*Hawzu does not say which release execution {execution_id} belongs to, so it "
+            "cannot be checked against the run's (rel_7): upload without --url*"
+        ]
+    )
+    assert all(request.method == "GET" for request, _ in httpserver.log)
+    assert len(journals(pytester)) == 1
+
+
 def test_a_moved_upload_into_the_runs_own_execution_goes_through(pytester, hawzu_env):
     # The same Hawzu under another name: the recorded release proves the
     # execution is the run's own.

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from test_delivery import CONTROL
 
-from pytest_hawzu.client import ApiError, TransportError
+from pytest_hawzu.client import ApiError, HawzuClient, TransportError
 from pytest_hawzu.retry import NO_ATTEMPTS_LEFT, GaveUp, Retrier, RetryPolicy
-from pytest_hawzu.startup import StartupError, _wrap, may_pass
+from pytest_hawzu.startup import Plan, StartupError, _wrap, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 from tests.conftest import only_execution, statuses
@@ -457,3 +457,23 @@ def test_workers_of_a_session_that_does_not_report_keep_nothing(pytester, hawzu_
     result.assert_outcomes(failed=1)
     assert not (pytester.path / ".hawzu").exists()
     assert hawzu_env.requests() == []
+
+
+def test_an_execution_whose_release_hawzu_does_not_name_is_not_taken_for_another(httpserver):
+    httpserver.expect_request("/api/v1/me").respond_with_json({"projects": [{"id": "proj_101"}]})
+    httpserver.expect_request("/api/v1/executions/exe_9").respond_with_json(
+        {"id": "exe_9", "status": "IN_PROGRESS"}
+    )
+    httpserver.expect_request("/api/v1/releases/rel_7").respond_with_json(
+        {"id": "rel_7", "name": "1.4.0", "project_id": "proj_101", "status": "IN_PROGRESS"}
+    )
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    plan = Plan(release="rel_7", project=None, title="t", execution="exe_9")
+    with pytest.raises(StartupError) as raised:
+        open_execution(client, lambda fn: fn(), plan)
+    client.close()
+    assert str(raised.value) == (
+        "Hawzu does not say which release execution exe_9 belongs to, so it cannot be "
+        "checked against 'rel_7': leave out --hawzu-release (HAWZU_RELEASE) to report "
+        "into it as it is"
+    )
