@@ -50,7 +50,7 @@ def test_results_are_stored_exactly_as_received(sb: Sandbox, api: Api, execution
 
 def test_posting_again_replaces_the_result(sb: Sandbox, api: Api, execution_id: str) -> None:
     api.post_results(execution_id, result(status="FAILED", notes="first"))
-    api.post_results(execution_id, result(status="PASSED"), result(status="SKIPPED"))
+    api.post_results(execution_id, result(status="SKIPPED"))
     results = sb.execution(execution_id)["results"]
     assert results == {"TCM-1": {**result(status="SKIPPED"), "attachments": []}}
 
@@ -69,6 +69,9 @@ def test_posting_again_replaces_the_result(sb: Sandbox, api: Api, execution_id: 
         (result(duration_ms="fast"), ("INVALID_FIELD", "TCM-1")),
         (result(notes="x" * 65_536), ("INVALID_FIELD", "TCM-1")),
         (result(started_at="yesterday"), ("INVALID_FIELD", "TCM-1")),
+        (result(started_at="2026-12-04T19:31:02.120"), ("INVALID_FIELD", "TCM-1")),
+        (result(finished_at="2026-12-04"), ("INVALID_FIELD", "TCM-1")),
+        (result("TCM-2", status="FAILED"), ("DUPLICATE_TEST_CASE", "TCM-2")),
         (result(steps={"name": "call"}), ("INVALID_FIELD", "TCM-1")),
         (result(steps=[{"name": "call", "status": "OK"}]), ("INVALID_FIELD", "TCM-1")),
         (result(automation="gw0"), ("INVALID_FIELD", "TCM-1")),
@@ -90,6 +93,12 @@ def test_a_bad_item_is_rejected_alone(
     assert rejection["error"]["code"] == code
     assert rejection["error"]["message"]
     assert list(sb.execution(execution_id)["results"]) == ["TCM-2"]
+
+
+@pytest.mark.parametrize("moment", ["2026-12-04T19:31:02.120Z", "2026-12-04T20:31:02+01:00"])
+def test_a_timestamp_with_a_time_zone_is_accepted(api: Api, execution_id: str, moment: str) -> None:
+    response = api.post_results(execution_id, result(started_at=moment, finished_at=moment))
+    assert response.json() == {"accepted": 1, "rejected": []}
 
 
 def test_notes_at_the_limit_are_accepted(api: Api, execution_id: str) -> None:

@@ -144,7 +144,7 @@ def _optional_field_problem(item: Mapping[str, Any]) -> str | None:
         return "duration_ms must be a non-negative integer"
     for name in ("started_at", "finished_at"):
         if name in item and not _is_timestamp(item[name]):
-            return f"{name} must be an ISO 8601 timestamp"
+            return f"{name} must be an ISO 8601 timestamp with a time zone"
     if not isinstance(item.get("automation", {}), dict):
         return "automation must be an object"
     return _steps_problem(item.get("steps", []))
@@ -165,7 +165,10 @@ def _is_timestamp(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     try:
-        datetime.fromisoformat(value.removesuffix("Z") + ("+00:00" if value.endswith("Z") else ""))
+        moment = datetime.fromisoformat(
+            value.removesuffix("Z") + ("+00:00" if value.endswith("Z") else "")
+        )
     except ValueError:
         return False
-    return True
+    # A moment, not a local reading or a day: the API's form is ...T19:31:02.120Z.
+    return "T" in value and moment.tzinfo is not None

@@ -209,10 +209,17 @@ class Store:
             execution = self._writable(execution_id)
             project_id = self._releases[execution.release_id].project_id
             rejected: list[dict[str, Any]] = []
+            seen: set[str] = set()
             for index, item in enumerate(items):
                 problem = item_problem(item)
                 if problem is None and not self._case_in(item["test_case_id"], project_id):
                     problem = ("TEST_CASE_NOT_FOUND", f"no test case {item['test_case_id']!r}")
+                if problem is None and item["test_case_id"] in seen:
+                    # Stricter than Hawzu may be: a client must send one combined
+                    # result per case, and last-one-wins would hide that it did not.
+                    problem = ("DUPLICATE_TEST_CASE", "a case may appear once per batch")
+                if problem is None:
+                    seen.add(item["test_case_id"])
                 if problem is not None:
                     rejected.append(_rejection(index, item, *problem))
                     continue
