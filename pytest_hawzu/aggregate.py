@@ -9,6 +9,7 @@ add up, and the notes name each test that failed.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable
 
 from pytest_hawzu import notes
@@ -72,9 +73,11 @@ class Aggregator:
             if isinstance(held, TestOutcome):
                 self._cases[case_id] = held.status
 
-    def finished(self, case_id: str) -> set[str] | None:
-        """Node IDs of the finished tests of a case several tests report to.
+    def finished(self, case_id: str) -> Counter[str] | None:
+        """How often each test of a case several tests report to finished, by node ID.
 
+        Counted: --keep-duplicates selects a test once per copy, all under one
+        node ID, and one copy that finished says nothing of the others.
         None for any other case: its one test is in, or nothing is.
         """
         shared = self._shared
@@ -83,7 +86,7 @@ class Aggregator:
         with self.lock:
             held = self._cases.get(case_id)
             tests = held if isinstance(held, list) else [held]
-            return {t.nodeid for t in tests if isinstance(t, TestOutcome)}
+            return Counter(t.nodeid for t in tests if isinstance(t, TestOutcome))
 
     def outcomes_kept(self) -> int:
         with self.lock:

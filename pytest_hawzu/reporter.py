@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -552,7 +553,7 @@ class Reporter:
         missing: dict[str, list[str]] = {}
         # Only cases with several tests: a run of 100,000 must not build a
         # second index of them at its end.
-        finished: dict[str, set[str]] = {}
+        finished: dict[str, Counter[str]] = {}
         for case_id, nodeid in self._selected():
             if case_id in self.aggregator:
                 done = finished.get(case_id)
@@ -561,7 +562,8 @@ class Reporter:
                     if done is None:
                         continue  # its one test is in
                     finished[case_id] = done
-                if nodeid in done:
+                if done[nodeid]:
+                    done[nodeid] -= 1  # one finished copy accounts for one selected copy
                     continue
             missing.setdefault(case_id, []).append(nodeid)
         return missing

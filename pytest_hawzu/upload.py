@@ -7,6 +7,7 @@ the journal's idempotency key, so it is the one the run would have made.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -453,14 +454,29 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
 
 
 def _unfinished(contents: journal.Contents) -> dict[str, list[str]]:
-    """The scope's tests that have no line in the journal, by case."""
-    finished = {test.nodeid for test in contents.outcomes} | contents.dropped
+    """The scope's tests that have no line in the journal, by case.
+
+    Counted: --keep-duplicates selects a test once per copy, all under one node
+    ID, and each copy needs a line of its own.
+    """
+    finished = Counter(test.nodeid for test in contents.outcomes)
     left: dict[str, list[str]] = {}
     for case_id, nodeids in contents.scope.items():
-        missing = [nodeid for nodeid in nodeids if nodeid not in finished]
+        missing = _missing(nodeids, finished, contents.dropped)
         if missing:
             left[case_id] = missing
     return left
+
+
+def _missing(nodeids: list[str], finished: Counter[str], dropped: set[str]) -> list[str]:
+    """The copies of a case's selected tests that have no line."""
+    copies: Counter[str] = Counter()
+    missing: list[str] = []
+    for nodeid in nodeids:
+        copies[nodeid] += 1
+        if copies[nodeid] > finished[nodeid] and nodeid not in dropped:
+            missing.append(nodeid)
+    return missing
 
 
 def _withheld(contents: journal.Contents) -> list[str]:

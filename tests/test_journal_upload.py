@@ -778,6 +778,30 @@ def test_upload_counts_a_case_whose_tests_only_partly_finished_as_not_executed(t
     assert "t.py::test_b: not executed" in results["TCM-1"].notes
 
 
+PASSES_THEN_FAILS = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fails():
+    assert False
+"""
+
+
+def test_upload_counts_a_copy_of_a_test_that_never_ran_as_not_executed(pytester, hawzu_env):
+    # A file given twice with --keep-duplicates: its tests are collected twice
+    # under the same node IDs, and -x stops the run before test_passes' second copy.
+    pytester.makepyfile(test_twice=PASSES_THEN_FAILS)
+    outage_run(pytester, hawzu_env, "--keep-duplicates", "-x", "test_twice.py", "test_twice.py")
+    assert upload(pytester, ".hawzu").ret == 0
+    results = only_execution(hawzu_env)["results"]
+    assert statuses({"results": results}) == {"TCM-1": "NOT_EXECUTED", "TCM-2": "FAILED"}
+    assert "test_twice.py::test_passes: not executed" in results["TCM-1"]["notes"]
+
+
 def test_one_damaged_journal_does_not_stop_the_others(pytester, hawzu_env):
     pytester.makepyfile(SUITE)
     outage_run(pytester, hawzu_env)

@@ -343,6 +343,68 @@ def test_tests_a_stopped_run_never_reached_are_not_executed(pytester, hawzu_env,
     assert execution["status"] == "COMPLETED"
 
 
+# Given twice with --keep-duplicates, a file's tests are collected twice under
+# the same node IDs: each copy is a selected test of its case.
+TWICE = """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_second():
+    assert False
+"""
+TWICE_ARGS = ("--hawzu-release=1.4.0", *LEAN, "--keep-duplicates", "test_twice.py", "test_twice.py")
+FIRST = "test_twice.py::test_first"
+
+
+@pytest.mark.parametrize("stop", [["-x"], ["--maxfail=1"]])
+@pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "1"]], ids=["no-xdist", "n1"])
+def test_a_copy_of_a_test_a_stopped_run_never_reached_is_not_executed(
+    pytester, hawzu_env, guarded, stop, xdist
+):
+    # One worker, like pytest alone, runs the copies in order and stops after
+    # the first failure: the second copy of test_first never runs.
+    pytester.makepyfile(test_twice=TWICE)
+    pytester.runpytest(*TWICE_ARGS, *stop, *xdist)
+
+    results = only_execution(hawzu_env)["results"]
+    assert statuses({"results": results}) == {"TCM-1": "NOT_EXECUTED", "TCM-2": "FAILED"}
+    assert named_tests(results["TCM-1"]) == [FIRST, FIRST]
+    assert f"{FIRST}: not executed: the run ended before it ran" in results["TCM-1"]["notes"]
+    assert not guarded.exists(), guarded.read_text()
+
+
+def test_copies_a_stopped_xdist_run_reached_are_as_pytest_counted_them(
+    pytester, hawzu_env, guarded
+):
+    """xdist schedules each copy on its own, and two workers may run them at once:
+    which copies ran before -x stopped the run is up to timing, but the case is
+    passed only if pytest counted both copies of its test as passed."""
+    pytester.makepyfile(test_twice=TWICE)
+    result = pytester.runpytest(*TWICE_ARGS, "-x", "-n", "2")
+
+    passed = result.parseoutcomes().get("passed", 0)
+    assert statuses(only_execution(hawzu_env)) == {
+        "TCM-1": "PASSED" if passed == 2 else "NOT_EXECUTED",
+        "TCM-2": "FAILED",
+    }
+    assert not guarded.exists(), guarded.read_text()
+
+
+@pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "n2"])
+def test_every_copy_of_a_test_is_one_of_its_case_s_tests(pytester, hawzu_env, guarded, xdist):
+    pytester.makepyfile(test_twice=TWICE)
+    pytester.runpytest(*TWICE_ARGS, *xdist)
+
+    results = only_execution(hawzu_env)["results"]
+    assert statuses({"results": results}) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+    assert named_tests(results["TCM-1"]) == [FIRST, FIRST]
+    assert not guarded.exists(), guarded.read_text()
+
+
 # STOPS run to its second test and no further: only the first case has a result.
 STOPPED_AFTER_FIRST = {"TCM-1": "PASSED"} | dict.fromkeys(
     ["TCM-2", "TCM-3", "TCM-4", "TCM-5"], "NOT_EXECUTED"
