@@ -19,6 +19,8 @@ PHASE_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "skipped": Sta
 _PASSED_STEP = {step.name: step for step in PASSED_PHASES}
 SUBTEST_REPORTS = frozenset({"SubtestReport", "SubTestReport"})
 RERUN = "rerun"  # pytest-rerunfailures' outcome for a void attempt
+# A running test: its node ID and the xdist worker running it (None without xdist).
+_Key = tuple[str, Any]
 
 
 class _Running:
@@ -56,32 +58,32 @@ class TestRecorder:
         self.notes_limit = notes_limit
         # The token, should a test show it: notes go to the journal and to Hawzu.
         self.secret = hiding(secret)
-        self._running: dict[str, _Running] = {}
-        # Reruns of tests whose void attempt sent no report of its own: a
-        # crashed worker's (pytest-rerunfailures holds an attempt's reports back).
+        self._running: dict[_Key, _Running] = {}
+        # Reruns of tests whose worker crashed: the next attempt runs on another
+        # worker, and the void one may have sent no report of its own
+        # (pytest-rerunfailures holds an attempt's reports back).
         self._reruns: dict[str, int] = {}
 
     def add(
         self, report: Any, case_ids: tuple[str, ...], user_steps: Sequence[Any] = ()
     ) -> TestOutcome | None:
         """Take one report; return the test's outcome once its teardown arrived."""
-        nodeid: str = report.nodeid
+        key = _key(report)
         # Not reset at a setup report: pytest-rerunfailures holds an attempt's
         # reports back until it ends, so its subtests' reports come first.
-        state = self._running.get(nodeid)
+        state = self._running.get(key)
         if state is None:
-            state = self._running[nodeid] = self._started(nodeid, case_ids)
+            state = self._running[key] = self._started(report.nodeid, case_ids)
         elif state.outcome == RERUN and report.when == "setup" and report.outcome != RERUN:
             # The void attempt's teardown never came (pytest 8.0 with
             # pytest-rerunfailures 16): this setup begins the next attempt.
-            self.rerun(nodeid)
-            state = self._running[nodeid]
+            state = self._void(key, state)
         state.duration += report.duration
         if RERUN in (report.outcome, state.outcome):
             # This attempt is void; its teardown ends it.
             state.outcome = RERUN
             if report.when == "teardown":
-                self.rerun(nodeid)
+                self._void(key, state)
             return None
         # A phase's user steps come before the phase's own step, in the order they ended.
         for step in user_steps:
@@ -94,24 +96,28 @@ class TestRecorder:
             self._call(state, report)
         elif report.when == "teardown":
             self._teardown(state, report)
-            del self._running[nodeid]
+            del self._running[key]
             return self._finish(report, state)
         return None
 
-    def rerun(self, nodeid: str) -> None:
-        """The test's current attempt is void and another one follows."""
-        state = self._running.get(nodeid)
-        if state is not None:
-            self._running[nodeid] = _Running(state.case_ids, reruns=state.reruns + 1)
-        else:
-            self._reruns[nodeid] = self._reruns.get(nodeid, 0) + 1
+    def _void(self, key: _Key, state: _Running) -> _Running:
+        """The test's current attempt is void and another one follows on the same worker."""
+        fresh = self._running[key] = _Running(state.case_ids, reruns=state.reruns + 1)
+        return fresh
+
+    def rerun(self, report: Any) -> None:
+        """The test's worker crashed and the test runs again, on another worker."""
+        state = self._running.pop(_key(report), None)
+        nodeid = report.nodeid
+        reruns = state.reruns if state is not None else self._reruns.get(nodeid, 0)
+        self._reruns[nodeid] = reruns + 1
 
     def _started(self, nodeid: str, case_ids: tuple[str, ...]) -> _Running:
         return _Running(case_ids, reruns=self._reruns.pop(nodeid, 0))
 
     def crashed(self, report: Any, case_ids: tuple[str, ...], note: str) -> TestOutcome:
         """The outcome of a test whose process died while it ran."""
-        state = self._running.pop(report.nodeid, None) or self._started(report.nodeid, case_ids)
+        state = self._running.pop(_key(report), None) or self._started(report.nodeid, case_ids)
         state.outcome = "failed"
         state.plain = False
         self._note(state, f"{report.nodeid}: {note}")
@@ -201,14 +207,20 @@ class TestRecorder:
             return Step(hide(step.name, self.secret), step.status, hide(step.notes, self.secret))
         return step
 
-    def case_ids_of(self, nodeid: str) -> tuple[str, ...]:
-        """The case IDs of a test that started and has not finished."""
-        state = self._running.get(nodeid)
+    def case_ids_of(self, report: Any) -> tuple[str, ...]:
+        """The case IDs of the report's test, if it started and has not finished."""
+        state = self._running.get(_key(report))
         return state.case_ids if state is not None else ()
 
     def unfinished(self) -> list[str]:
         """Node IDs of tests that started and never finished (an interrupted run)."""
-        return list(self._running)
+        return [nodeid for nodeid, _ in self._running]
+
+
+def _key(report: Any) -> _Key:
+    """A running test: its node ID alone does not tell two copies of it apart
+    (--keep-duplicates) that two xdist workers run at once."""
+    return report.nodeid, getattr(report, "node", None)
 
 
 def _raised(report: Any) -> bool:

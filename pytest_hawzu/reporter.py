@@ -316,7 +316,7 @@ class Reporter:
         outcome = self.recorder.add(report, case_ids, extras.get("steps", ()))
         if outcome is not None:
             self.record(outcome, report)
-        elif report.when == "teardown" and self.recorder.case_ids_of(report.nodeid):
+        elif report.when == "teardown" and self.recorder.case_ids_of(report):
             # A teardown that did not finish the test ended a void attempt
             # (pytest-rerunfailures): only the final attempt's files are sent.
             self.inbox.drop(report.nodeid)
@@ -325,7 +325,7 @@ class Reporter:
         if report.when in ("setup", "call", "teardown"):
             self._count_unmarked(report)
         elif report.outcome == RERUN:  # a crashed worker's test, run again (rerunfailures)
-            self.recorder.rerun(report.nodeid)
+            self.recorder.rerun(report)
         else:
             self.crashed.append(report)
         self._announce()
@@ -523,9 +523,7 @@ class Reporter:
             for nodeid in nodeids:
                 by_test.setdefault(nodeid, []).append(case_id)
         for report in self.crashed:
-            cases = self.recorder.case_ids_of(report.nodeid) or tuple(
-                by_test.get(report.nodeid, ())
-            )
+            cases = self.recorder.case_ids_of(report) or tuple(by_test.get(report.nodeid, ()))
             if cases:
                 note = str(report.longrepr)
                 self.record(self.recorder.crashed(report, cases, note), report)

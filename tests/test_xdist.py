@@ -8,6 +8,7 @@ example because a reporter was registered there too) fails these tests.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -402,6 +403,57 @@ def test_every_copy_of_a_test_is_one_of_its_case_s_tests(pytester, hawzu_env, gu
     results = only_execution(hawzu_env)["results"]
     assert statuses({"results": results}) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
     assert named_tests(results["TCM-1"]) == [FIRST, FIRST]
+    assert not guarded.exists(), guarded.read_text()
+
+
+# The file's one test, given twice, runs on both workers at once (load sends
+# one test to each of two workers). Each copy's teardown waits for the other's,
+# so the controller has both copies' setup and call before either teardown.
+AT_ONCE = """
+import os
+import pytest
+
+@pytest.fixture
+def meet():
+    yield
+    # Opening a FIFO waits for its other end to be opened.
+    mode = "r" if os.environ["PYTEST_XDIST_WORKER"] == "gw0" else "w"
+    with open(os.environ["MEET_FIFO"], mode):
+        pass
+
+@pytest.mark.hawzu("TCM-1")
+def test_copied(meet):
+    if os.environ["PYTEST_XDIST_WORKER"] == "gw0":
+        pytest.skip("skipped on gw0")
+    assert False, "failed on gw1"
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_copies_running_at_once_on_two_workers_are_told_apart(
+    pytester, hawzu_env, guarded, monkeypatch
+):
+    fifo = pytester.path / "meet"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("MEET_FIFO", str(fifo))
+    pytester.makepyfile(test_at_once=AT_ONCE)
+    pytester.runpytest(
+        "--hawzu-release=1.4.0",
+        *LEAN,
+        "--keep-duplicates",
+        "-n",
+        "2",
+        "--dist=load",
+        "test_at_once.py",
+        "test_at_once.py",
+    )
+
+    result = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert result["status"] == "FAILED"
+    steps = {step["status"]: step.get("notes", "") for step in result["steps"]}
+    assert steps.keys() == {"SKIPPED", "FAILED"}
+    assert "skipped on gw0" in steps["SKIPPED"]
+    assert "failed on gw1" in steps["FAILED"]
     assert not guarded.exists(), guarded.read_text()
 
 
