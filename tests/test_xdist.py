@@ -411,15 +411,20 @@ def test_every_copy_of_a_test_is_one_of_its_case_s_tests(pytester, hawzu_env, gu
 # so the controller has both copies' setup and call before either teardown.
 AT_ONCE = """
 import os
+import threading
 import pytest
 
 @pytest.fixture
 def meet():
     yield
-    # Opening a FIFO waits for its other end to be opened.
+    # Opening a FIFO waits for its other end to be opened. In a thread, given
+    # up on after a while: should both copies ever land on one worker, the
+    # test fails on its assertions instead of hanging.
     mode = "r" if os.environ["PYTEST_XDIST_WORKER"] == "gw0" else "w"
-    with open(os.environ["MEET_FIFO"], mode):
-        pass
+    opener = threading.Thread(target=lambda: open(os.environ["MEET_FIFO"], mode).close())
+    opener.daemon = True
+    opener.start()
+    opener.join(60)
 
 @pytest.mark.hawzu("TCM-1")
 def test_copied(meet):
