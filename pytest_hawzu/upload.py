@@ -30,6 +30,7 @@ from pytest_hawzu.client import (
     Execution,
     HawzuClient,
     HawzuError,
+    in_parts,
 )
 from pytest_hawzu.failures import internal_error, why
 from pytest_hawzu.model import CaseResult, counted
@@ -268,7 +269,9 @@ def _post(
     batches = range(0, len(results), batch_size)
     for number, start in enumerate(batches, start=1):
         batch = results[start : start + batch_size]
-        answer = retrier.call(partial(client.post_results, execution_id, batch))
+        answer = in_parts(
+            lambda part: retrier.call(partial(client.post_results, execution_id, part)), batch
+        )
         outcome.delivered += answer.accepted
         outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
         refused.update(r.case_id for r in answer.rejected)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -24,6 +24,7 @@ from pytest_hawzu.client import (
     Execution,
     HawzuClient,
     HawzuError,
+    in_parts,
 )
 from pytest_hawzu.failures import internal_error, why
 from pytest_hawzu.model import CaseResult, Rejection, Status, counted
@@ -387,9 +388,7 @@ class Uploader:
         assert execution is not None
         error: HawzuError | None = None
         try:
-            outcome = self.retrier.call(
-                lambda: self.client.post_results(execution.id, batch), deadline=self._deadline
-            )
+            outcome = in_parts(self._post_to(execution.id), batch)
         except (ApiError, GaveUp) as exc:
             error = exc
         with self._cond:
@@ -405,6 +404,14 @@ class Uploader:
             else:
                 self._retrying = False
                 self._delivered(batch, outcome)
+
+    def _post_to(self, execution_id: str) -> Callable[[Sequence[CaseResult]], BatchOutcome]:
+        def post(part: Sequence[CaseResult]) -> BatchOutcome:
+            return self.retrier.call(
+                lambda: self.client.post_results(execution_id, part), deadline=self._deadline
+            )
+
+        return post
 
     def _told(self, rejection: Rejection) -> bool:
         """Whether the case was refused before, for the same reason."""

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from test_delivery import cases_suite, run
 
-from pytest_hawzu.client import MAX_STEPS, ApiError, HawzuClient, TransportError, result_to_wire
+from pytest_hawzu.client import (
+    MAX_STEPS,
+    ApiError,
+    BatchOutcome,
+    HawzuClient,
+    TransportError,
+    in_parts,
+    result_to_wire,
+)
 from pytest_hawzu.model import CaseResult, Status, Step
 from pytest_hawzu.sandbox import Sandbox
 from tests.conftest import FAST, HAWZU
@@ -454,3 +462,19 @@ def test_reading_an_answer_logs_nothing(httpserver, caplog):
         client.me()
     client.close()
     assert [r for r in caplog.records if not r.name.startswith("werkzeug")] == []
+
+
+def test_a_batch_is_halved_while_the_answer_is_413_and_one_result_too_large_is_final():
+    sent: list[list[str]] = []
+
+    def post(part):
+        sent.append([r.case_id for r in part])
+        if len(part) > 2 or "TCM-5" in sent[-1]:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", "too large")
+        return BatchOutcome(len(part), ())
+
+    batch = [CaseResult(f"TCM-{n}", Status.FAILED) for n in range(1, 5)]
+    assert in_parts(post, batch) == BatchOutcome(4, ())
+    assert sent == [["TCM-1", "TCM-2", "TCM-3", "TCM-4"], ["TCM-1", "TCM-2"], ["TCM-3", "TCM-4"]]
+    with pytest.raises(ApiError, match="413"):
+        in_parts(post, [CaseResult("TCM-5", Status.FAILED)])

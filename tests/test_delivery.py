@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import socket
 import time
 from email.utils import formatdate
 from typing import Any
 
 import pytest
+from werkzeug import Response
 
 from pytest_hawzu import __version__
 from pytest_hawzu.reporter import STRICT_EXIT
 from tests.conftest import (
     DEBUG_LOGS,
     FAST,
+    HAWZU,
     QUICK,
     assert_clean,
     assert_no_token,
@@ -119,6 +122,60 @@ import pytest
 def test_case(n):
     pass
 """
+
+
+@pytest.fixture
+def body_limit(httpserver, hawzu_env):
+    """A proxy in front of the sandbox that refuses bodies over 4 KiB with a 413,
+    as many gateways do at 1 MiB: a batch of failures with long notes gets there."""
+    import requests  # the proxy's own client, in the test process
+
+    def forward(request):
+        if len(request.get_data()) > 4096:
+            return Response("request entity too large", status=413)
+        answer = requests.request(
+            request.method,
+            hawzu_env.url + request.full_path.rstrip("?"),
+            data=request.get_data(),
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            timeout=30,
+        )
+        return Response(answer.content, status=answer.status_code, headers=dict(answer.headers))
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(forward)
+    return httpserver.url_for("/").rstrip("/")
+
+
+LONG_FAILURES = """
+import pytest
+
+@pytest.mark.parametrize(
+    "n", [pytest.param(n, marks=pytest.mark.hawzu(f"TCM-{n}")) for n in range(1, 21)]
+)
+def test_case(n):
+    assert n < 0, "x" * 600
+"""
+
+
+@pytest.mark.parametrize("how", ["session", "upload"])
+def test_a_batch_too_large_for_a_proxy_is_sent_in_parts(
+    pytester, hawzu_env, httpserver, body_limit, how, monkeypatch
+):
+    pytester.makepyfile(LONG_FAILURES)
+    if how == "upload":  # the run could not deliver; its journal goes through the proxy
+        hawzu_env.fail_next(503, 10_000, path="/results")
+        run(pytester, "--hawzu-flush-timeout=0.5")
+        hawzu_env.clear_faults()
+        result = pytester.run(HAWZU, "upload", ".hawzu", "--url", body_limit, timeout=120)
+        assert result.ret == 0, result.outlines
+    else:
+        monkeypatch.setenv("HAWZU_URL", body_limit)
+        result = run(pytester)
+        assert "not delivered" not in result.stdout.str()
+    results = only_execution(hawzu_env)["results"]
+    assert {r["status"] for r in results.values()} == {"FAILED"}
+    assert len(results) == 20
+    assert any(answer.status_code == 413 for _, answer in httpserver.log)
 
 
 def test_batches_never_exceed_the_configured_size(pytester, hawzu_env):
