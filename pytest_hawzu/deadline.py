@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 GRACE = 0.5  # seconds past the deadline for an answer already on its way
 
 T = TypeVar("T")
+# Bound once: a user's test that patches these for itself (mock.patch) must
+# neither see the plugin's calls nor stall its requests.
+_Thread = threading.Thread
+_Event = threading.Event
 
 
-def within(fn: Callable[[], T], deadline: float, name: str = "hawzu-call") -> T:
-    """`fn`'s answer, waiting no later than `deadline` (monotonic) for it.
+def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
+    """`fn`'s answer, waiting no longer than `timeout` seconds for it.
 
     A timeout bounds each read of an answer, not the whole: a server that
     trickles its answer byte by byte would hold the caller for ever. So `fn`
     runs on a daemon thread, left behind if it outlives the deadline.
-    TimeoutError then; `fn`'s own exception as it is.
+    TimeoutError then; `fn`'s own exception as it is. A duration, not a
+    deadline: no clock is read here, which a test's frozen clock could move.
     """
     answers: list[tuple[bool, Any]] = []
-    done = threading.Event()
+    done = _Event()
 
     def run() -> None:
         try:
@@ -31,8 +35,8 @@ def within(fn: Callable[[], T], deadline: float, name: str = "hawzu-call") -> T:
         finally:
             done.set()
 
-    threading.Thread(target=run, name=name, daemon=True).start()
-    if not done.wait(max(deadline - time.monotonic(), 0) + GRACE):
+    _Thread(target=run, name=name, daemon=True).start()
+    if not done.wait(min(max(timeout, 0) + GRACE, threading.TIMEOUT_MAX)):
         raise TimeoutError
     ok, value = answers[0]
     if not ok:

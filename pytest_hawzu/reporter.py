@@ -613,7 +613,7 @@ class Reporter:
         try:
             within(
                 lambda: self.retrier.call(attempt, deadline=deadline),
-                deadline,
+                deadline - time.monotonic(),
                 name="hawzu-complete",
             )
         except HawzuError as exc:

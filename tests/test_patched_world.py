@@ -1,0 +1,84 @@
+"""The user's tests patch the world (sockets, clocks, threads, json, os) while
+the sender thread sends: what they patch must neither see nor break the plugin."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from pytest_hawzu import journal
+from pytest_hawzu.client import HawzuClient, TransportError
+from pytest_hawzu.deadline import within
+from pytest_hawzu.model import CaseResult, Status
+from pytest_hawzu.sandbox import Sandbox
+
+
+def test_a_socket_guard_raising_its_own_exception_is_a_transport_error(sb: Sandbox) -> None:
+    # pytest-socket and httpretty raise exceptions of their own, not OSError:
+    # one of them must be retried like any network failure, not stop the session.
+    blocked = RuntimeError("A test tried to use socket.getaddrinfo.")
+    client = HawzuClient(sb.url, sb.token)
+    with (
+        mock.patch("socket.getaddrinfo", side_effect=blocked),
+        pytest.raises(TransportError, match="RuntimeError: A test tried to use socket"),
+    ):
+        client.me()
+    client.close()
+
+
+def test_a_frozen_or_far_future_clock_does_not_break_the_wait(monkeypatch) -> None:
+    # freezegun moves time.monotonic to the year 9999, or back, between reads.
+    never = threading.Event()
+
+    def answer_in_a_moment() -> int:
+        never.wait(0.2)  # still running when the wait begins
+        return 42
+
+    monkeypatch.setattr(time, "monotonic", lambda: -2.5e11)
+    assert within(answer_in_a_moment, 1.0) == 42
+    monkeypatch.undo()
+    assert within(answer_in_a_moment, 1e12) == 42  # beyond what a wait may be given
+
+
+def test_a_patched_thread_class_sees_no_call_of_ours() -> None:
+    with mock.patch("threading.Thread") as fake:
+        assert within(lambda: 7, 5.0) == 7
+    fake.assert_not_called()
+
+
+def test_a_patched_json_module_sees_no_call_of_ours(sb: Sandbox, monkeypatch) -> None:
+    # The sandbox shares this process and its json module: spy, do not break.
+    callers: list[str] = []
+
+    def spy(real):
+        def call(*args, **kwargs):
+            callers.append(threading.current_thread().name)
+            return real(*args, **kwargs)
+
+        return call
+
+    client = HawzuClient(sb.url, sb.token)
+    execution = client.create_execution("rel_7", "t")
+    monkeypatch.setattr(json, "dumps", spy(json.dumps))
+    monkeypatch.setattr(json, "loads", spy(json.loads))
+    outcome = client.post_results(execution.id, [CaseResult("TCM-1", Status.PASSED)])
+    monkeypatch.undo()
+    client.close()
+    assert outcome.accepted == 1
+    ours = {threading.current_thread().name, "hawzu-request"}
+    assert not ours & set(callers), callers
+
+
+def test_a_patched_os_write_sees_no_journal_write(tmp_path: Path) -> None:
+    live = journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
+    with mock.patch("os.write", return_value=1) as write:
+        assert live.write({"type": "note", "text": "kept whole"})
+    write.assert_not_called()
+    live.close(delivered=False)
+    records = [json.loads(line) for line in live.path.read_text().splitlines()]
+    assert {"type": "note", "text": "kept whole"} in records
