@@ -141,20 +141,14 @@ def test_a_journal_is_held_by_one_open_file_at_a_time(tmp_path):
     second.close()
 
 
-class FullDisk:
-    """`os` for the journal module, with a disk that takes no more bytes."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
-
-    @staticmethod
-    def write(fd: int, data: bytes) -> int:
-        raise OSError(28, "No space left on device")
+def full_disk(fd: int, data: bytes) -> int:
+    """The journal's write(2) on a disk that takes no more bytes."""
+    raise OSError(28, "No space left on device")
 
 
 def test_a_journal_whose_first_line_cannot_be_written_is_no_journal(tmp_path, monkeypatch):
     # No upload could read it: the run goes on without one, and says so.
-    monkeypatch.setattr(journal, "os", FullDisk())
+    monkeypatch.setattr(journal, "_WRITE", full_disk)
     with pytest.raises(OSError, match="its first line could not be written: No space left"):
         journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
     monkeypatch.undo()
@@ -166,7 +160,7 @@ def test_a_journal_deleted_and_then_unwritable_is_named_where_it_was_written_aga
 ):
     kept = journal.Journal.create(tmp_path, {"url": "http://127.0.0.1:1"})
     kept.path.unlink()  # a clean-up step during the run
-    monkeypatch.setattr(journal, "os", FullDisk())
+    monkeypatch.setattr(journal, "_WRITE", full_disk)
     kept.test(TestOutcome("tests/t.py::test_a", ("TCM-1",), Status.PASSED))
     monkeypatch.undo()
     note = kept.close(delivered=False)
