@@ -72,6 +72,8 @@ UPLOAD_TERMS = {
     "check --hawzu-execution (HAWZU_EXECUTION) and --hawzu-release (HAWZU_RELEASE)": "the "
     "journal recorded both",
     "check --hawzu-execution (HAWZU_EXECUTION)": "check the execution the journal recorded",
+    "leave out --hawzu-release (HAWZU_RELEASE) to report into it as it is": "remove "
+    '"release" from the journal\'s first line to deliver into it as it is',
     "--hawzu-rate": "--rate",
     "--hawzu-timeout": "--timeout",
 }

@@ -13,6 +13,7 @@ import json as jsonlib
 import platform
 import re
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,9 +77,12 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 EXECUTION_COMPLETED = "COMPLETED"
 
 RELEASE_LOCKED = "RELEASE_LOCKED"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 EXECUTION_LOCKED = "EXECUTION_LOCKED"
 
 HeaderObserver = Callable[[Mapping[str, str]], None]
+# Never a network failure, whatever raises them inside a request.
+_BUGS = (TypeError, AttributeError, NameError, LookupError, AssertionError, pytest.exit.Exception)
 
 # Bound once: a user's test that patches json.dumps or json.loads for itself
 # must neither see the plugin's calls nor change its requests.
@@ -172,11 +176,24 @@ def in_parts(
     try:
         return post(batch)
     except ApiError as exc:
-        if exc.status != 413 or len(batch) < 2:
+        if exc.status != 413:
             raise
+        if len(batch) == 1:  # final, as a rejected item is: resending cannot help
+            (result,) = batch
+            return BatchOutcome(0, (_too_large(result, exc),))
     half = len(batch) // 2
     first, second = in_parts(post, batch[:half]), in_parts(post, batch[half:])
     return BatchOutcome(first.accepted + second.accepted, first.rejected + second.rejected)
+
+
+def _too_large(result: CaseResult, exc: ApiError) -> Rejection:
+    return Rejection(
+        case_id=result.case_id,
+        code=PAYLOAD_TOO_LARGE,
+        message=f"this result alone is over the body limit of Hawzu or of a proxy in front "
+        f"of it (HTTP {exc.status}): lower hawzu_notes_limit or raise the proxy's limit",
+        nodeids=result.nodeids,
+    )
 
 
 def user_agent() -> str:
@@ -335,8 +352,11 @@ class HawzuClient:
         body = self._call("GET", "/releases", params=params)
         found = [_release(r) for r in body.get("data") or [] if isinstance(r, dict)]
         # The filter is not published: a server that ignored it would offer the
-        # project's only release for any name, a mistyped one too.
-        return [r for r in found if r.name == name and r.project_id in ("", project_id)]
+        # project's only release for any name, a mistyped one too. One that
+        # matches ignoring case, as a server's filter may, is next best.
+        found = [r for r in found if r.project_id in ("", project_id)]
+        exact = [r for r in found if r.name == name]
+        return exact or [r for r in found if _loosely(r.name) == _loosely(name)]
 
     def create_execution(
         self,
@@ -426,12 +446,14 @@ class HawzuClient:
             all_headers["Content-Type"] = "application/json"
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
 
+        data = None if json is None else self._body(json)
+
         def send() -> requests.Response:
             with self._quiet():  # in the thread that makes the request
                 return self._session.request(
                     method,
                     self.url + API_PREFIX + path,
-                    data=None if json is None else self._body(json),
+                    data=data,
                     params=params,
                     headers=all_headers,
                     files=files,
@@ -453,6 +475,8 @@ class HawzuClient:
             raise TransportError(
                 f"{method} {path}: no complete answer within {limit:g} s"
             ) from None
+        except _BUGS:
+            raise  # ours, to be reported as such, not tried again as the network
         except Exception as exc:
             # A test's socket guard (pytest-socket, httpretty) raises an exception
             # of its own, not an OSError: no answer all the same, to try again.
@@ -568,6 +592,10 @@ def _needs(
     if not body.get(key):
         raise _not_the_api(status, method, path, f"JSON without {key!r}: {_short(body)}")
     return body
+
+
+def _loosely(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 def _short(body: Mapping[str, Any]) -> str:

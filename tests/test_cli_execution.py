@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_hawzu import cli
-from pytest_hawzu.client import HawzuError
-from pytest_hawzu.startup import describe
+from pytest_hawzu.client import HawzuClient, HawzuError
+from pytest_hawzu.startup import Plan, StartupError, describe, open_execution
 from tests.conftest import only_execution
 
 
@@ -289,3 +289,19 @@ def test_the_command_also_runs_as_a_module(hawzu_env):
     assert completed.returncode == 0, completed.stderr
     (execution,) = hawzu_env.executions()
     assert completed.stdout.strip() == execution["id"]
+
+
+def test_advice_about_an_execution_of_no_named_release_fits_an_upload(httpserver):
+    # An upload joins the journal's execution as a run does, and may hear this.
+    httpserver.expect_request("/api/v1/me").respond_with_json({"projects": [{"id": "proj_101"}]})
+    httpserver.expect_request("/api/v1/executions/exe_9").respond_with_json({"id": "exe_9"})
+    client = HawzuClient(httpserver.url_for("/").rstrip("/"), "token")
+    plan = Plan(release="rel_7", project=None, title="t", execution="exe_9")
+    with pytest.raises(StartupError) as raised:
+        open_execution(client, lambda fn: fn(), plan)
+    client.close()
+    advice = cli.in_terms(str(raised.value), cli.UPLOAD_TERMS)
+    assert "--hawzu-" not in advice
+    assert advice.endswith(
+        'remove "release" from the journal\'s first line to deliver into it as it is'
+    )

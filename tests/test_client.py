@@ -464,17 +464,51 @@ def test_reading_an_answer_logs_nothing(httpserver, caplog):
     assert [r for r in caplog.records if not r.name.startswith("werkzeug")] == []
 
 
-def test_a_batch_is_halved_while_the_answer_is_413_and_one_result_too_large_is_final():
+def test_a_batch_is_halved_while_the_answer_is_413_and_one_result_too_large_is_rejected():
     sent: list[list[str]] = []
 
     def post(part):
         sent.append([r.case_id for r in part])
-        if len(part) > 2 or "TCM-5" in sent[-1]:
+        if len(part) > 2 or "TCM-3" in sent[-1]:
             raise ApiError(413, "PAYLOAD_TOO_LARGE", "too large")
         return BatchOutcome(len(part), ())
 
-    batch = [CaseResult(f"TCM-{n}", Status.FAILED) for n in range(1, 5)]
-    assert in_parts(post, batch) == BatchOutcome(4, ())
-    assert sent == [["TCM-1", "TCM-2", "TCM-3", "TCM-4"], ["TCM-1", "TCM-2"], ["TCM-3", "TCM-4"]]
-    with pytest.raises(ApiError, match="413"):
-        in_parts(post, [CaseResult("TCM-5", Status.FAILED)])
+    batch = [CaseResult(f"TCM-{n}", Status.FAILED, nodeids=(f"t.py::t{n}",)) for n in range(1, 5)]
+    outcome = in_parts(post, batch)
+    assert sent == [
+        ["TCM-1", "TCM-2", "TCM-3", "TCM-4"],
+        ["TCM-1", "TCM-2"],
+        ["TCM-3", "TCM-4"],
+        ["TCM-3"],
+        ["TCM-4"],
+    ]
+    assert outcome.accepted == 3
+    (rejection,) = outcome.rejected
+    assert (rejection.case_id, rejection.code, rejection.nodeids) == (
+        "TCM-3",
+        "PAYLOAD_TOO_LARGE",
+        ("t.py::t3",),
+    )
+    assert "hawzu_notes_limit" in rejection.message
+
+
+def test_a_release_named_in_another_case_is_found_when_it_is_the_only_one(httpserver):
+    # Exact first; a server whose filter ignores case may still have one match.
+    httpserver.expect_request("/api/v1/releases").respond_with_json(
+        _releases(("RC-1.4", "proj_101"), ("rc-1.5", "proj_101"))
+    )
+    client = _client(httpserver)
+    assert [r.id for r in client.find_releases("proj_101", "rc-1.4")] == ["rel_0"]
+    assert [r.id for r in client.find_releases("proj_101", " RC-1.5 ")] == ["rel_1"]
+    client.close()
+
+
+def test_a_bug_of_ours_inside_a_request_is_not_taken_for_the_network(sb, monkeypatch):
+    def broken(self, payload):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(HawzuClient, "_body", broken)
+    client = HawzuClient(sb.url, sb.token)
+    with pytest.raises(TypeError, match="a bug"):
+        client.create_execution("rel_7", "t")
+    client.close()
