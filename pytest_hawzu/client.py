@@ -166,24 +166,30 @@ class BatchOutcome:
 
 
 def in_parts(
-    post: Callable[[Sequence[CaseResult]], BatchOutcome], batch: Sequence[CaseResult]
-) -> BatchOutcome:
+    post: Callable[[Sequence[CaseResult]], BatchOutcome],
+    batch: Sequence[CaseResult],
+    sent: list[tuple[Sequence[CaseResult], BatchOutcome]],
+) -> None:
     """`post(batch)`, in halves as long as the answer is 413.
 
     Hawzu answers 413 only above 100 results, but a proxy or gateway in front
     of it may limit bodies to 1 MiB, which 100 failures with long notes pass.
+    Each part that got an answer goes in `sent`, in order, before a later part
+    can fail: what was delivered then is still known.
     """
     try:
-        return post(batch)
+        sent.append((batch, post(batch)))
+        return
     except ApiError as exc:
         if exc.status != 413:
             raise
         if len(batch) == 1:  # final, as a rejected item is: resending cannot help
             (result,) = batch
-            return BatchOutcome(0, (_too_large(result, exc),))
+            sent.append((batch, BatchOutcome(0, (_too_large(result, exc),))))
+            return
     half = len(batch) // 2
-    first, second = in_parts(post, batch[:half]), in_parts(post, batch[half:])
-    return BatchOutcome(first.accepted + second.accepted, first.rejected + second.rejected)
+    in_parts(post, batch[:half], sent)
+    in_parts(post, batch[half:], sent)
 
 
 def _too_large(result: CaseResult, exc: ApiError) -> Rejection:

@@ -8,7 +8,7 @@ the journal's idempotency key, so it is the one the run would have made.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from pytest_hawzu.client import (
     MAX_BATCH,
     RELEASE_LOCKED,
     ApiError,
+    BatchOutcome,
     Execution,
     HawzuClient,
     HawzuError,
@@ -45,7 +46,6 @@ PROGRESS_EVERY = 10  # batches between progress lines: 1,000 results
 
 @dataclass
 class Outcome:
-    delivered: int = 0
     rejected: list[str] = field(default_factory=list)
     failed: str | None = None
     # Hawzu refused (locked, forbidden, gone): trying again alone cannot help.
@@ -269,12 +269,17 @@ def _post(
     batches = range(0, len(results), batch_size)
     for number, start in enumerate(batches, start=1):
         batch = results[start : start + batch_size]
-        answer = in_parts(
-            lambda part: retrier.call(partial(client.post_results, execution_id, part)), batch
-        )
-        outcome.delivered += answer.accepted
-        outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
-        refused.update(r.case_id for r in answer.rejected)
+        sent: list[tuple[Sequence[CaseResult], BatchOutcome]] = []
+        try:
+            in_parts(
+                lambda part: retrier.call(partial(client.post_results, execution_id, part)),
+                batch,
+                sent,
+            )
+        finally:  # what parts answered before a later one failed said still counts
+            for _, answer in sent:
+                outcome.rejected += [f"{r.case_id}: {r.code} {r.message}" for r in answer.rejected]
+                refused.update(r.case_id for r in answer.rejected)
         if number % PROGRESS_EVERY == 0 or number == len(batches):
             say(f"  {min(start + batch_size, len(results))}/{len(results)} sent")
     if withheld := _withheld(contents):

@@ -387,23 +387,26 @@ class Uploader:
         execution = self.delivery.execution
         assert execution is not None
         error: HawzuError | None = None
+        sent: list[tuple[Sequence[CaseResult], BatchOutcome]] = []
         try:
-            outcome = in_parts(self._post_to(execution.id), batch)
+            in_parts(self._post_to(execution.id), batch, sent)
         except (ApiError, GaveUp) as exc:
             error = exc
         with self._cond:
             self._in_flight = ()
             if self._closed:
                 return  # finish() has already counted this batch as not delivered
+            for part, outcome in sent:
+                self._delivered(part, outcome)
+            rest = batch[sum(len(part) for part, _ in sent) :]
             if isinstance(error, ApiError):
-                self._failed(batch, error, stop=_stops_results(error))
+                self._failed(rest, error, stop=_stops_results(error))
             elif isinstance(error, GaveUp) and self._worth_again(error):
-                self._again(batch, error)
+                self._again(rest, error)
             elif error is not None:
-                self._failed(batch, error, stop=self._abort.is_set())
+                self._failed(rest, error, stop=self._abort.is_set())
             else:
                 self._retrying = False
-                self._delivered(batch, outcome)
 
     def _post_to(self, execution_id: str) -> Callable[[Sequence[CaseResult]], BatchOutcome]:
         def post(part: Sequence[CaseResult]) -> BatchOutcome:
@@ -421,7 +424,7 @@ class Uploader:
             rejection.message,
         )
 
-    def _delivered(self, batch: list[CaseResult], outcome: BatchOutcome) -> None:
+    def _delivered(self, batch: Sequence[CaseResult], outcome: BatchOutcome) -> None:
         self.delivery.requests += 1
         rejected = {r.case_id: r for r in outcome.rejected}
         # A case resent as its tests finish is refused again each time: said once.

@@ -6,7 +6,7 @@ import json
 import re
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -474,7 +474,13 @@ def test_a_batch_is_halved_while_the_answer_is_413_and_one_result_too_large_is_r
         return BatchOutcome(len(part), ())
 
     batch = [CaseResult(f"TCM-{n}", Status.FAILED, nodeids=(f"t.py::t{n}",)) for n in range(1, 5)]
-    outcome = in_parts(post, batch)
+    answered: list[tuple[Sequence[CaseResult], BatchOutcome]] = []
+    in_parts(post, batch, answered)
+    assert [[r.case_id for r in part] for part, _ in answered] == [
+        ["TCM-1", "TCM-2"],
+        ["TCM-3"],
+        ["TCM-4"],
+    ]
     assert sent == [
         ["TCM-1", "TCM-2", "TCM-3", "TCM-4"],
         ["TCM-1", "TCM-2"],
@@ -482,14 +488,29 @@ def test_a_batch_is_halved_while_the_answer_is_413_and_one_result_too_large_is_r
         ["TCM-3"],
         ["TCM-4"],
     ]
-    assert outcome.accepted == 3
-    (rejection,) = outcome.rejected
+    assert sum(outcome.accepted for _, outcome in answered) == 3
+    (rejection,) = answered[1][1].rejected
     assert (rejection.case_id, rejection.code, rejection.nodeids) == (
         "TCM-3",
         "PAYLOAD_TOO_LARGE",
         ("t.py::t3",),
     )
     assert "hawzu_notes_limit" in rejection.message
+
+
+def test_the_parts_answered_before_a_part_fails_are_kept():
+    def post(part):
+        if len(part) > 1:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", "too large")
+        if part[0].case_id == "TCM-2":
+            raise ApiError(400, "VALIDATION_FAILED", "refused")
+        return BatchOutcome(1, ())
+
+    batch = [CaseResult(f"TCM-{n}", Status.PASSED) for n in range(1, 4)]
+    answered: list[tuple[Sequence[CaseResult], BatchOutcome]] = []
+    with pytest.raises(ApiError):
+        in_parts(post, batch, answered)
+    assert [[r.case_id for r in part] for part, _ in answered] == [["TCM-1"]]
 
 
 def test_a_release_named_in_another_case_is_found_when_it_is_the_only_one(httpserver):

@@ -178,6 +178,49 @@ def test_a_batch_too_large_for_a_proxy_is_sent_in_parts(
     assert any(answer.status_code == 413 for _, answer in httpserver.log)
 
 
+@pytest.fixture
+def body_limit_then_refusal(httpserver, body_limit):
+    """The proxy above, refusing the second part that fits with a final 400."""
+    handler = httpserver.handlers[0].request_handler
+    fitting = []
+
+    def forward(request):
+        small = request.method == "POST" and len(request.get_data()) <= 4096
+        if small and request.path.endswith("/results"):
+            fitting.append(request.path)
+            if len(fitting) == 2:
+                body = {"error": {"code": "VALIDATION_FAILED", "message": "refused here"}}
+                return Response(json.dumps(body), status=400, content_type="application/json")
+        return handler(request)
+
+    httpserver.clear()
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(forward)
+    return body_limit
+
+
+@pytest.mark.parametrize("how", ["session", "upload"])
+def test_the_parts_delivered_before_a_part_fails_count_as_delivered(
+    pytester, hawzu_env, body_limit_then_refusal, how, monkeypatch
+):
+    # 20 long failures, too large whole and in halves; the second part that fits
+    # is refused. The first part holds a case Hawzu does not know.
+    pytester.makepyfile(LONG_FAILURES.replace('f"TCM-{n}"', 'f"TCM-{n}" if n > 1 else "TCM-404"'))
+    if how == "upload":
+        hawzu_env.fail_next(503, 10_000, path="/results")
+        run(pytester, "--hawzu-flush-timeout=0.5")
+        hawzu_env.clear_faults()
+        result = pytester.run(HAWZU, "upload", ".hawzu", "--url", body_limit_then_refusal)
+        assert result.ret == 1
+    else:
+        monkeypatch.setenv("HAWZU_URL", body_limit_then_refusal)
+        result = run(pytester)
+        stored = len(only_execution(hawzu_env)["results"])
+        assert stored < 19
+        said = result.stdout.str()
+        assert f"{19 - stored} results not delivered" in said, said
+    assert "TCM-404" in result.stdout.str()
+
+
 def test_batches_never_exceed_the_configured_size(pytester, hawzu_env):
     pytester.makepyfile(cases_suite(20))
     run(pytester, "-o", "hawzu_batch_size=7")
