@@ -124,9 +124,16 @@ def find_release(client: HawzuClient, call: Call, plan: Plan, me: Identity) -> R
             "name): check --hawzu-release and --hawzu-project"
         )
     raise StartupError(
-        f"{len(found)} releases are named {value!r} in project {project}: "
-        "pass the release ID to --hawzu-release instead"
+        f"{len(found)} releases are named {value!r} in project {project} "
+        f"({_listed(found, value)}): pass the release ID to --hawzu-release instead"
     )
+
+
+def _listed(releases: list[Release], name: str, most: int = 10) -> str:
+    """The IDs to choose from, with the name where it differs (in case or spaces)."""
+    shown = [r.id if r.name == name else f"{r.id} {r.name!r}" for r in releases[:most]]
+    more = f", and {len(releases) - most} more" if len(releases) > most else ""
+    return ", ".join(shown) + more
 
 
 def create(client: HawzuClient, call: Call, plan: Plan, release: Release) -> Execution:

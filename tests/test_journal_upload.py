@@ -1102,8 +1102,8 @@ def test_a_torn_last_line_stays_torn_under_what_an_upload_noted_after_it(pyteste
         ),
         pytest.param(
             ("rel_21", "proj_101"),
-            "*2 releases are named '1.4.0' in project proj_101: put the release ID in the "
-            'journal\'s first line ("release": "<ID>"); the journal is kept: once that *',
+            "*2 releases are named '1.4.0' in project proj_101 (rel_7, rel_21): put the "
+            'release ID in the journal\'s first line ("release": "<ID>"); the journal is kept: *',
             {"release": "rel_7"},
             id="name-shared",
         ),

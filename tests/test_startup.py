@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from test_delivery import CONTROL
 
-from pytest_hawzu.client import ApiError, HawzuClient, TransportError
+from pytest_hawzu.client import ApiError, HawzuClient, Release, TransportError
 from pytest_hawzu.retry import NO_ATTEMPTS_LEFT, GaveUp, Retrier, RetryPolicy
-from pytest_hawzu.startup import Plan, StartupError, _wrap, may_pass, open_execution
+from pytest_hawzu.startup import Plan, StartupError, _listed, _wrap, may_pass, open_execution
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 from tests.conftest import only_execution, statuses
@@ -226,6 +226,27 @@ def test_a_release_name_needs_a_project_when_the_token_sees_several(pytester, ha
     )
     run(pytester, "--hawzu-release=1.4.0", "--hawzu-project=proj_202")
     assert only_execution(hawzu_env)["release_id"] == "rel_20"
+
+
+def test_a_release_name_shared_by_several_lists_them_to_choose_from(pytester, hawzu_env):
+    hawzu_env.add_release("rel_21", "1.4.0")
+    result = run(pytester, "--hawzu-release=1.4.0")
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: *2 releases are named '1.4.0' in project proj_101 (rel_7, rel_21): "
+            "pass the release ID to --hawzu-release instead"
+        ]
+    )
+    assert hawzu_env.executions() == []
+
+
+def test_releases_to_choose_from_show_a_name_that_differs_and_stop_at_ten():
+    def release(n: int, name: str) -> Release:
+        return Release(id=f"rel_{n}", name=name, project_id="proj_101", status="IN_PROGRESS")
+
+    assert _listed([release(1, "RC-1"), release(2, "rc-1 ")], "RC-1") == "rel_1, rel_2 'rc-1 '"
+    many = _listed([release(n, "x") for n in range(12)], "x")
+    assert many == ", ".join(f"rel_{n}" for n in range(10)) + ", and 2 more"
 
 
 def test_a_lock_that_arrives_while_creating(pytester, hawzu_env):
