@@ -243,6 +243,22 @@ def test_lifecycle() -> None:
         requests.get(url + "/", timeout=10)
 
 
+def test_a_stopped_sandbox_hangs_up_on_kept_alive_connections() -> None:
+    # A test that stops the sandbox to play an outage must get one, even from a
+    # client whose session still holds a connection to it.
+    sb = Sandbox().start()
+    api = Api(sb)
+    try:
+        assert api.get("/me").status_code == 200
+        sb.stop()
+        with pytest.raises(requests.ConnectionError):
+            api.post("/executions", json={"release_id": "rel_7", "title": "after stop"})
+        assert sb.executions() == []
+    finally:
+        sb.stop()
+        api.close()
+
+
 def test_sandboxes_run_side_by_side() -> None:
     with Sandbox() as one, Sandbox(case_count=1) as two:
         assert one.url != two.url

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import socket
 import sys
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -33,8 +35,31 @@ class WSGIServer(ThreadingHTTPServer):
     def __init__(
         self, address: tuple[str, int], app: WSGIApplication, handler: type[Handler]
     ) -> None:
-        super().__init__(address, handler)
         self.app = app
+        # Before binding: a port in use makes the base class call server_close().
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Each kept-alive connection has a thread of its own that would go on
+        # answering after the server stopped: hang up on them, so that a
+        # stopped sandbox is down for every client, as a real outage would be.
+        with self._open_lock:
+            for conn in self._open:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
 
 class Handler(BaseHTTPRequestHandler):
