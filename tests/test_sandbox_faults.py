@@ -230,12 +230,33 @@ def test_latency_and_clear_over_http() -> None:
         {"rate_limit": 5},
         {"rate_limit": {"rate": 0}},
         {"rate_limit": {"rate": 1, "retry_after_style": "minutes"}},
+        {"fail": {"status": 503, "path": 5}},
+        {"drop": {"path": ["/me"]}},
+        {"fail": {"status": 503, "code": 7}},
+        {"clear": True, "fail": {"status": 500}, "latency": -1},
+        {"fail": {"status": 503}, "drop": {}, "rate_limit": {"rate": 0}},
     ],
 )
-def test_bad_fault_requests_are_422(sb: Sandbox, body: object) -> None:
+def test_bad_fault_requests_are_422_and_change_nothing(sb: Sandbox, api: Api, body: object) -> None:
+    sb.fail_next(418, path="/releases")
+    before = requests.get(sb.url + "/_sandbox/faults", timeout=10).json()
     response = post_faults(sb, body)
     assert response.status_code == 422
     assert error_of(response)["code"] == "VALIDATION_ERROR"
+    assert requests.get(sb.url + "/_sandbox/faults", timeout=10).json() == before
+    assert api.get("/me").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "code"), [(5, None), (None, 503), (b"/me", None)], ids=["path", "code", "bytes"]
+)
+def test_fail_next_refuses_what_no_request_could_match(
+    sb: Sandbox, api: Api, path: object, code: object
+) -> None:
+    with pytest.raises(TypeError, match="must be a string"):
+        sb.fail_next(503, path=path, code=code)  # type: ignore[arg-type]
+    assert sb.pending_faults() == []
+    assert api.get("/me").status_code == 200
 
 
 def test_fault_request_that_is_not_json_is_400(sb: Sandbox) -> None:

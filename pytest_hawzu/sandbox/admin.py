@@ -13,7 +13,14 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pytest_hawzu.sandbox.faults import Fault, FaultPlan, RateLimiter
+from pytest_hawzu.sandbox.faults import (
+    Fault,
+    FaultPlan,
+    RateLimiter,
+    RetryAfterStyle,
+    check_latency,
+    check_rate_limit,
+)
 from pytest_hawzu.sandbox.records import RequestLog
 from pytest_hawzu.sandbox.responses import error_response, json_response
 from pytest_hawzu.sandbox.rules import ApiFailure, invalid
@@ -73,29 +80,39 @@ class Admin:
     def _apply(self, body: Any) -> None:
         if not isinstance(body, dict) or not body or set(body) - FAULT_KEYS:
             raise invalid(f"expected an object with some of {sorted(FAULT_KEYS)}")
+        # Everything is checked before anything changes: a refused request
+        # leaves the faults as they were, not half of it applied.
         try:
-            if body.get("clear"):
-                self.faults.clear()
-            for spec in _specs(body.get("fail")):
-                self.faults.add(_fault("fail", spec))
-            for spec in _specs(body.get("drop")):
-                self.faults.add(_fault("drop", spec))
-            if "latency" in body:
-                self.faults.latency = float(body["latency"])
-            if "rate_limit" in body:
-                self._configure_rate_limit(body["rate_limit"])
+            faults = [_fault("fail", spec) for spec in _specs(body.get("fail"))]
+            faults += [_fault("drop", spec) for spec in _specs(body.get("drop"))]
+            latency = _latency(body["latency"]) if "latency" in body else None
+            limit = _rate_limit(body["rate_limit"]) if "rate_limit" in body else None
         except (TypeError, ValueError) as exc:
             raise invalid(str(exc)) from None
+        if body.get("clear"):
+            self.faults.clear()
+        for fault in faults:
+            self.faults.add(fault)
+        if latency is not None:
+            self.faults.latency = latency
+        if limit is not None:
+            rate, headers, style = limit
+            self.limiter.configure(rate, headers=headers, retry_after_style=style)
 
-    def _configure_rate_limit(self, spec: Any) -> None:
-        if not isinstance(spec, dict):
-            raise TypeError('rate_limit must be an object like {"rate": 5}')
-        rate = spec.get("rate")
-        self.limiter.configure(
-            None if rate is None else float(rate),
-            headers=bool(spec.get("headers", True)),
-            retry_after_style=spec.get("retry_after_style", "seconds"),
-        )
+
+def _latency(value: Any) -> float:
+    seconds = float(value)
+    check_latency(seconds)
+    return seconds
+
+
+def _rate_limit(spec: Any) -> tuple[float | None, bool, RetryAfterStyle | None]:
+    if not isinstance(spec, dict):
+        raise TypeError('rate_limit must be an object like {"rate": 5}')
+    rate = None if spec.get("rate") is None else float(spec["rate"])
+    style = spec.get("retry_after_style", "seconds")
+    check_rate_limit(rate, style)
+    return rate, bool(spec.get("headers", True)), style
 
 
 def _json(request: Request) -> Any:

@@ -58,6 +58,11 @@ class Fault:
             raise ValueError("a fault needs a count of at least 1")
         if not 100 <= self.status <= 599:
             raise ValueError(f"not an HTTP status: {self.status}")
+        # Checked now, not when a request meets it: a path that is no string
+        # would fail every later request with the sandbox's own 500.
+        for name in ("path", "code"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise TypeError(f"a fault's {name} must be a string")
 
     def matches(self, path: str) -> bool:
         return self.path is None or self.path in path
@@ -71,6 +76,18 @@ class Fault:
             "retry_after": self.retry_after,
             "code": self.code,
         }
+
+
+def check_latency(seconds: float) -> None:
+    if seconds < 0 or math.isnan(seconds):
+        raise ValueError("latency must be a non-negative number of seconds")
+
+
+def check_rate_limit(rate: float | None, retry_after_style: str | None) -> None:
+    if rate is not None and not rate > 0:
+        raise ValueError("rate must be a positive number of requests per second, or None")
+    if retry_after_style not in ("seconds", "date", None):
+        raise ValueError(f"unknown retry_after_style {retry_after_style!r}")
 
 
 class FaultPlan:
@@ -87,8 +104,7 @@ class FaultPlan:
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        if seconds < 0 or math.isnan(seconds):
-            raise ValueError("latency must be a non-negative number of seconds")
+        check_latency(seconds)
         with self._lock:
             self._latency = float(seconds)
 
@@ -146,10 +162,7 @@ class RateLimiter:
         headers: bool = True,
         retry_after_style: RetryAfterStyle | None = "seconds",
     ) -> None:
-        if rate is not None and not rate > 0:
-            raise ValueError("rate must be a positive number of requests per second, or None")
-        if retry_after_style not in ("seconds", "date", None):
-            raise ValueError(f"unknown retry_after_style {retry_after_style!r}")
+        check_rate_limit(rate, retry_after_style)
         with self._lock:
             self.rate = rate
             self.headers = headers
