@@ -190,6 +190,21 @@ def test_http_date_style_over_http(limited: Sandbox, api: Api) -> None:
     assert parsedate_to_datetime(refused.headers["Retry-After"]).timestamp() == START + 1
 
 
+def test_the_date_header_is_on_the_sandbox_clock(
+    limited: Sandbox, api: Api, clock: FakeClock
+) -> None:
+    # A client reads Retry-After dates and X-RateLimit-Reset against the Date
+    # header; on another clock they would ask it to wait for weeks.
+    clock.advance(3600.5)
+    limited.set_rate_limit(1, retry_after_style="date")
+    api.get("/me")
+    refused = api.get("/me")
+    date = parsedate_to_datetime(refused.headers["Date"]).timestamp()
+    assert date == START + 3600
+    assert parsedate_to_datetime(refused.headers["Retry-After"]).timestamp() == date + 2
+    assert int(refused.headers["X-RateLimit-Reset"]) == date + 2
+
+
 def test_no_headers_and_no_retry_after(limited: Sandbox, api: Api) -> None:
     limited.set_rate_limit(1, headers=False, retry_after_style=None)
     assert "X-RateLimit-Limit" not in api.get("/me").headers

@@ -14,6 +14,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,14 @@ class WSGIServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], app: WSGIApplication, handler: type[Handler]
+        self,
+        address: tuple[str, int],
+        app: WSGIApplication,
+        handler: type[Handler],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
+        self.clock = clock
         # Before binding: a port in use makes the base class call server_close().
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
@@ -147,6 +153,11 @@ class Handler(BaseHTTPRequestHandler):
                 environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header is on the sandbox's clock, like its Retry-After
+        # dates and X-RateLimit-Reset: a client reads those against it.
+        return super().date_time_string(self.server.clock() if timestamp is None else timestamp)
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.access_log:  # the request line and status; headers never
             super().log_request(code, size)
@@ -155,6 +166,13 @@ class Handler(BaseHTTPRequestHandler):
         pass  # idle timeouts and clients hanging up are not news
 
 
-def make_server(host: str, port: int, app: WSGIApplication, *, access_log: bool) -> WSGIServer:
+def make_server(
+    host: str,
+    port: int,
+    app: WSGIApplication,
+    *,
+    access_log: bool,
+    clock: Callable[[], float] = time.time,
+) -> WSGIServer:
     handler = type("SandboxHandler", (Handler,), {"access_log": access_log})
-    return WSGIServer((host, port), app, handler)
+    return WSGIServer((host, port), app, handler, clock)

@@ -45,6 +45,7 @@ class Sandbox:
         self.token = token
         self._config = (rate, rate_limit_headers, retry_after_style, latency)
         self._access_log = access_log
+        self._clock = clock
         self._lock = threading.RLock()
         self._store = Store(self._lock, case_count=case_count, clock=clock)
         self._faults = FaultPlan(self._lock, latency=latency)
@@ -82,7 +83,9 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self._server is not None:
             raise RuntimeError("the sandbox is already running")
-        server = make_server(self.host, self.port, self.app, access_log=self._access_log)
+        server = make_server(
+            self.host, self.port, self.app, access_log=self._access_log, clock=self._clock
+        )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
