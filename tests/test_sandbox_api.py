@@ -416,6 +416,20 @@ def test_a_body_the_sandbox_did_not_read_does_not_spoil_the_next_request(sb: San
     conn.close()
 
 
+@pytest.mark.parametrize("length", ["abc", "-5"])
+def test_a_body_length_that_is_no_length_is_a_400(sb: Sandbox, length: str) -> None:
+    conn = _connection(sb)
+    conn.putrequest("POST", "/api/v1/executions")
+    conn.putheader("Content-Length", length)
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 400
+    assert json.loads(response.read())["error"]["code"] == "BAD_REQUEST"
+    # Where that body ends is unknown, so nothing after it can be read.
+    assert response.getheader("Connection") == "close"
+    conn.close()
+
+
 def test_the_client_closing_its_connection_is_honoured(sb: Sandbox) -> None:
     conn = _connection(sb)
     conn.request("GET", "/api/v1/me", headers={"Connection": "close"})

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = b'{"error": {"code": "INTERNAL", "message": "the sandbox failed; see its log"}}'
+BAD_BODY = (
+    b'{"error": {"code": "BAD_REQUEST", "message": "Content-Length is not a length", '
+    b'"details": {}}}'
+)
+JSON = ("Content-Type", "application/json")
 # An idle kept-alive connection holds a thread; let it go eventually.
 IDLE_TIMEOUT = 30.0
 
@@ -85,10 +90,14 @@ class Handler(BaseHTTPRequestHandler):
             super().handle()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        # Reading every body, whatever the app does with it, keeps the next
-        # request on this connection parseable.
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = self._body()
+        except ValueError:
+            # Where the body ends is unknown, so the next request cannot be
+            # found: answer as a server would, and hang up.
+            self.close_connection = True
+            self._respond("400 Bad Request", [JSON], BAD_BODY)
+            return
         answer: list[Any] = []
 
         def start_response(
@@ -105,9 +114,20 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:
             # A bug in the sandbox: say so, as a server would, and keep serving.
             logger.exception("sandbox error on %s %s", self.command, self.path)
-            answer[:] = ["500 Internal Server Error", [("Content-Type", "application/json")]]
+            answer[:] = ["500 Internal Server Error", [JSON]]
             data = INTERNAL_ERROR
         status, headers = answer
+        self._respond(status, headers, data)
+
+    def _body(self) -> bytes:
+        # Reading every body, whatever the app does with it, keeps the next
+        # request on this connection parseable.
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(f"negative Content-Length {length}")
+        return self.rfile.read(length) if length else b""
+
+    def _respond(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
         for name, value in headers:
