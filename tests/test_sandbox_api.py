@@ -430,6 +430,33 @@ def test_a_body_length_that_is_no_length_is_a_400(sb: Sandbox, length: str) -> N
     conn.close()
 
 
+def test_a_chunked_body_is_read_and_the_connection_lives_on(sb: Sandbox) -> None:
+    # What a client streaming its body sends (requests does for a generator).
+    body = json.dumps({"release_id": "rel_7", "title": "streamed"}).encode()
+    conn = _connection(sb)
+    auth = {"Authorization": f"Bearer {sb.token}", "Content-Type": "application/json"}
+    conn.request("POST", "/api/v1/executions", body=iter([body[:9], body[9:]]), headers=auth)
+    created = conn.getresponse()
+    assert (created.status, json.loads(created.read())["title"]) == (201, "streamed")
+    sock = conn.sock
+    conn.request("GET", "/api/v1/me", headers=auth)
+    after = conn.getresponse()
+    after.read()
+    assert (after.status, conn.sock) == (200, sock)
+    conn.close()
+
+
+def test_a_chunk_size_that_is_no_number_is_a_400(sb: Sandbox) -> None:
+    conn = _connection(sb)
+    conn.putrequest("POST", "/api/v1/executions")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders(b"zz\r\n{}\r\n0\r\n\r\n")
+    response = conn.getresponse()
+    assert response.status == 400
+    assert json.loads(response.read())["error"]["code"] == "BAD_REQUEST"
+    conn.close()
+
+
 def test_the_client_closing_its_connection_is_honoured(sb: Sandbox) -> None:
     conn = _connection(sb)
     conn.request("GET", "/api/v1/me", headers={"Connection": "close"})

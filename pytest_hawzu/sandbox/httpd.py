@@ -27,10 +27,11 @@ logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = b'{"error": {"code": "INTERNAL", "message": "the sandbox failed; see its log"}}'
 BAD_BODY = (
-    b'{"error": {"code": "BAD_REQUEST", "message": "Content-Length is not a length", '
+    b'{"error": {"code": "BAD_REQUEST", "message": "cannot tell where the body ends", '
     b'"details": {}}}'
 )
 JSON = ("Content-Type", "application/json")
+MAX_LINE = 65536  # as http.server allows for a request line
 # An idle kept-alive connection holds a thread; let it go eventually.
 IDLE_TIMEOUT = 30.0
 
@@ -122,10 +123,27 @@ class Handler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         # Reading every body, whatever the app does with it, keeps the next
         # request on this connection parseable.
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._chunked_body()
         length = int(self.headers.get("Content-Length") or 0)
         if length < 0:
             raise ValueError(f"negative Content-Length {length}")
         return self.rfile.read(length) if length else b""
+
+    def _chunked_body(self) -> bytes:
+        """A body streamed by the client (RFC 9112, 7.1): sized chunks, then trailers."""
+        chunks = []
+        while True:
+            size = int(self.rfile.readline(MAX_LINE).split(b";")[0], 16)
+            if size < 0:
+                raise ValueError(f"negative chunk size {size}")
+            if size == 0:
+                break
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(MAX_LINE)  # the line end after the chunk
+        while self.rfile.readline(MAX_LINE).strip():
+            pass  # trailer fields, of no interest here
+        return b"".join(chunks)
 
     def _respond(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
         code, _, reason = status.partition(" ")
@@ -161,6 +179,8 @@ class Handler(BaseHTTPRequestHandler):
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
+            # The whole body, already read: even a chunked one has its end here.
+            "wsgi.input_terminated": True,
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
