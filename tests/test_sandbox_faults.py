@@ -169,9 +169,13 @@ def test_real_latency_still_answers(sb: Sandbox, api: Api) -> None:
     assert api.get("/me").status_code == 200
 
 
-def test_negative_latency_is_refused(sb: Sandbox) -> None:
+@pytest.mark.parametrize("seconds", [-1, float("nan"), float("inf"), 1e10])
+def test_a_latency_no_request_could_wait_is_refused(sb: Sandbox, seconds: float) -> None:
+    # Beyond what a sleep can take, every request would fail with a 500 instead.
     with pytest.raises(ValueError, match="latency"):
-        sb.set_latency(-1)
+        sb.set_latency(seconds)
+    with pytest.raises(ValueError, match="latency"):
+        Sandbox(latency=seconds)
 
 
 # -- the same over HTTP -------------------------------------------------------
@@ -226,6 +230,7 @@ def test_latency_and_clear_over_http() -> None:
         {"fail": ["nope"]},
         {"drop": {"status": 500}},
         {"latency": -2},
+        {"latency": 1e10},
         {"latency": "slow"},
         {"rate_limit": 5},
         {"rate_limit": {"rate": 0}},

@@ -23,6 +23,7 @@ from email.utils import formatdate
 from typing import Any, Literal
 
 RetryAfterStyle = Literal["seconds", "date"]
+MAX_LATENCY = 86_400
 
 DEFAULT_CODES = {
     400: "BAD_REQUEST",
@@ -79,8 +80,10 @@ class Fault:
 
 
 def check_latency(seconds: float) -> None:
-    if seconds < 0 or math.isnan(seconds):
-        raise ValueError("latency must be a non-negative number of seconds")
+    # time.sleep() overflows long before infinity; a day outlasts any client's
+    # timeout, so it stands for "never answers" as well.
+    if not 0 <= seconds <= MAX_LATENCY:
+        raise ValueError(f"latency must be from 0 to {MAX_LATENCY} seconds")
 
 
 def check_rate_limit(rate: float | None, retry_after_style: str | None) -> None:
