@@ -173,9 +173,12 @@ TIMEOUT = _between(MIN_TIMEOUT, MAX_TIMEOUT)
 
 
 def _port(value: str) -> int:
-    if not (value.isdigit() and 0 <= int(value) <= 65535):
+    # isdigit() alone lets through what int() refuses ("²", thousands of
+    # digits), and argparse would then name this function instead of the rule.
+    digits = value.lstrip("0") or "0"
+    if not (value.isascii() and value.isdigit() and len(digits) <= 5 and int(digits) <= 65535):
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value!r}")
-    return int(value)
+    return int(digits)
 
 
 def _token_text(value: str) -> str:

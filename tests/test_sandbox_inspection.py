@@ -299,6 +299,9 @@ def test_serve_runs_until_interrupted() -> None:
     [
         (["--port", "70000"], "--port: expected a port from 0 to 65535*"),
         (["--port", "-1"], "--port: expected a port from 0 to 65535*"),
+        (["--port", "\u00b2"], "--port: expected a port from 0 to 65535*"),
+        (["--port", "9" * 5000], "--port: expected a port from 0 to 65535*"),
+        (["--port", ""], "--port: expected a port from 0 to 65535*"),
         (["--rate", "0"], "--rate: expected a number >= 0.01*"),
         (["--rate", "nan"], "--rate: expected a number >= 0.01*"),
         (["--token", "a b"], "--token: expected printable ASCII without spaces*"),
