@@ -9,7 +9,8 @@ requests and refills at ``rate`` requests per second, so a client pacing
 itself at ``rate`` never sees a 429 and a burst of one second's worth is
 allowed. The X-RateLimit headers describe that bucket: Limit is its size,
 Remaining the whole requests left in it, Reset the Unix time (rounded up) at
-which it is full again.
+which the next request will be let through: now while one is left, not when
+the bucket is full again.
 """
 
 from __future__ import annotations
