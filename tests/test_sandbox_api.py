@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,6 +13,7 @@ import requests
 from sandbox_helpers import Api, error_of
 
 from pytest_hawzu.sandbox import Sandbox
+from pytest_hawzu.sandbox.httpd import make_server
 
 # -- authentication -----------------------------------------------------------
 
@@ -455,6 +458,30 @@ def test_a_chunk_size_that_is_no_number_is_a_400(sb: Sandbox) -> None:
     assert response.status == 400
     assert json.loads(response.read())["error"]["code"] == "BAD_REQUEST"
     conn.close()
+
+
+def test_a_burst_of_new_connections_is_queued_not_dropped() -> None:
+    # Sessions and shards that start together connect at once. A connection
+    # the listen queue has no room for loses its handshake and waits for a
+    # retransmission: seconds of stall, or a client's timeout, for nothing.
+    server = make_server("127.0.0.1", 0, Sandbox().app, access_log=False)  # not accepting yet
+    clients = [socket.socket() for _ in range(32)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", server.server_port))
+        pending = set(clients)
+        while pending:
+            _, connected, _ = select.select([], list(pending), [], 10)
+            if not connected:
+                break
+            pending -= set(connected)
+        assert not pending
+        assert all(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in clients)
+    finally:
+        for client in clients:
+            client.close()
+        server.server_close()
 
 
 def test_the_client_closing_its_connection_is_honoured(sb: Sandbox) -> None:

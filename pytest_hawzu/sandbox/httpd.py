@@ -38,6 +38,10 @@ IDLE_TIMEOUT = 30.0
 
 class WSGIServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default queue of 5 drops the handshakes of a burst of
+    # clients (sessions and shards starting together), which then wait
+    # seconds for a retransmission; let the system's limit decide instead.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(
         self,
