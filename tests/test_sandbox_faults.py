@@ -87,8 +87,9 @@ def test_faults_never_touch_the_inspection_api(sb: Sandbox) -> None:
     assert len(sb.pending_faults()) == 2
 
 
-@pytest.mark.parametrize(("status", "count"), [(99, 1), (600, 1), (503, 0)])
+@pytest.mark.parametrize(("status", "count"), [(99, 1), (600, 1), (503, 0), (100, 1), (199, 1)])
 def test_fail_next_checks_its_arguments(sb: Sandbox, status: int, count: int) -> None:
+    # A 1xx is never a final answer: the client would wait for the real one until it timed out.
     with pytest.raises(ValueError, match=r"status|count"):
         sb.fail_next(status, count)
 
@@ -227,6 +228,7 @@ def test_latency_and_clear_over_http() -> None:
         {"fail": {"count": 1}},
         {"fail": {"status": "503"}},
         {"fail": {"status": 503, "count": 0}},
+        {"fail": {"status": 101}},
         {"fail": ["nope"]},
         {"drop": {"status": 500}},
         {"latency": -2},

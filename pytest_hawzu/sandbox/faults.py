@@ -58,8 +58,9 @@ class Fault:
     def __post_init__(self) -> None:
         if self.remaining < 1:
             raise ValueError("a fault needs a count of at least 1")
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"not an HTTP status: {self.status}")
+        # A 1xx only announces the real answer: the client would wait for it.
+        if not 200 <= self.status <= 599:
+            raise ValueError(f"a fault's status must be a final one, 200 to 599: {self.status}")
         # Checked now, not when a request meets it: a path that is no string
         # would fail every later request with the sandbox's own 500.
         for name in ("path", "code"):
