@@ -159,6 +159,7 @@ def test_unknown_endpoint_and_wrong_method(api: Api) -> None:
     wrong = api.request("DELETE", "/executions/exe_1")
     assert wrong.status_code == 405
     assert error_of(wrong)["details"]["allow"] == ["GET", "PATCH"]
+    assert wrong.headers["Allow"] == "GET, PATCH"  # RFC 9110 requires it on a 405
 
 
 # -- creating executions ------------------------------------------------------

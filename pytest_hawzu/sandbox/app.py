@@ -112,7 +112,10 @@ class SandboxApp:
         try:
             status, body = self.api.dispatch(request, path, request.host_url.rstrip("/"))
         except ApiFailure as failure:
-            return error_response(failure)
+            response = error_response(failure)
+            if failure.status == 405:  # which methods would do: RFC 9110 requires it
+                response.headers["Allow"] = ", ".join(failure.details["allow"])
+            return response
         except Exception as exc:
             # A sandbox bug must still answer in the API's error shape, or the
             # client under test would be blamed for mishandling HTML.
