@@ -41,6 +41,10 @@ def outcome(nodeid: str, status: Status, notes: str = "", duration: float = 0.5)
         ([S, P], P),
         ([S, S], S),
         ([S, B], B),
+        ([P, N], N),
+        ([N, S], N),
+        ([N, B], B),
+        ([B, N], B),
     ],
 )
 def test_the_worst_status_wins(statuses, expected):
@@ -98,6 +102,16 @@ def test_notes_put_failures_first_and_fit_the_limit():
     notes = combine("TCM-1", tests, 1000).notes
     assert len(notes) <= 1000
     assert notes.index("assert 1 == 2") < notes.index("skipped: later")
+
+
+def test_notes_that_already_name_their_test_do_not_name_it_again() -> None:
+    tests = [
+        outcome("t::failed", F, "t::failed: AssertionError: assert 1 == 2"),
+        outcome("t::skipped", S, "later"),
+    ]
+    assert combine("TCM-1", tests, 8000).notes == (
+        "t::failed: AssertionError: assert 1 == 2\n\nt::skipped: later"
+    )
 
 
 def test_trim_keeps_the_end():
@@ -246,3 +260,26 @@ def test_a_colour_code_cut_in_the_middle_leaves_no_escape():
     # pytest's "Full output truncated" can end a coloured line inside a code.
     assert "\x1b" not in notes.plain("{'b': [0\x1b[39;49;0...\nE  more")
     assert notes.plain("\x1b[1m\x1b[31mred\x1b[0m plain\x1b") == "red plain"
+
+
+def test_joined_notes_give_long_parts_the_room_short_ones_leave() -> None:
+    short = "t::a: skipped"
+    parts = [short, "t::b: ValueError: b\n" + "b" * 3000, "t::c: KeyError: c\n" + "c" * 3000]
+    joined = notes.join(parts, 1000)
+    assert 990 <= len(joined) <= 1000
+    assert joined.startswith(short + "\n\n")
+
+
+def test_without_a_crash_line_the_error_is_the_tracebacks_last_line() -> None:
+    report = SimpleNamespace(longrepr="Traceback of a plugin\n  at somewhere\nValueError: boom")
+    failure = notes.failure("t.py::test_x", report, 8000)
+    assert failure.startswith("t.py::test_x: ValueError: boom\n")
+
+
+def test_a_huge_error_message_keeps_room_for_the_traceback() -> None:
+    report = SimpleNamespace(longrepr=_Crash("ValueError: " + "m" * 6000))
+    failure = notes.failure("t.py::test_x", report, 8000)
+    head, _, traceback = failure.partition("\n")
+    assert head.endswith(" [...]")
+    assert len(head) <= 4000 + len("t.py::test_x: [...]") + 1
+    assert traceback.endswith("mmm")

@@ -6,13 +6,15 @@ import json
 import re
 import socketserver
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from test_delivery import cases_suite, run
 
 from pytest_hawzu.client import (
+    MAX_NOTES,
     MAX_STEPS,
     ApiError,
     BatchOutcome,
@@ -275,7 +277,91 @@ def test_a_flat_rejected_item_keeps_its_code_and_message(httpserver):
     assert (rejection.code, rejection.message) == ("TEST_CASE_NOT_FOUND", "no test case TCM-1")
 
 
+def _rejected(
+    httpserver: HTTPServer, answer: Mapping[str, object], results: list[CaseResult]
+) -> BatchOutcome:
+    httpserver.expect_request("/api/v1/executions/exe_1/results").respond_with_json(answer)
+    client = _client(httpserver)
+    outcome = client.post_results("exe_1", results)
+    client.close()
+    return outcome
+
+
+def test_a_rejected_item_without_a_code_still_says_it_was_rejected(httpserver: HTTPServer) -> None:
+    answer = {"accepted": 0, "rejected": [{"index": 0, "message": "no test case TCM-1"}]}
+    outcome = _rejected(httpserver, answer, [CaseResult("TCM-1", Status.PASSED)])
+    (rejection,) = outcome.rejected
+    assert (rejection.code, rejection.message) == ("REJECTED", "no test case TCM-1")
+
+
+def test_a_rejected_item_names_its_case_and_tests_by_its_index(httpserver: HTTPServer) -> None:
+    results = [CaseResult(f"TCM-{n}", Status.PASSED, nodeids=(f"t.py::t{n}",)) for n in (1, 2)]
+    answer = {"rejected": [{"index": 1, "error": {"code": "NOT_FOUND", "message": "no"}}]}
+    outcome = _rejected(httpserver, answer, results)
+    assert outcome.accepted == 1
+    (rejection,) = outcome.rejected
+    assert (rejection.case_id, rejection.code, rejection.nodeids) == (
+        "TCM-2",
+        "NOT_FOUND",
+        ("t.py::t2",),
+    )
+
+
+def test_a_rejected_item_with_an_index_outside_the_batch_keeps_what_it_says(
+    httpserver: HTTPServer,
+) -> None:
+    answer = {"accepted": 0, "rejected": [{"index": 1, "test_case_id": "TCM-9", "code": "X"}]}
+    outcome = _rejected(httpserver, answer, [CaseResult("TCM-1", Status.PASSED)])
+    (rejection,) = outcome.rejected
+    assert (rejection.case_id, rejection.code, rejection.nodeids) == ("TCM-9", "X", ())
+
+
+def test_a_rejected_item_that_names_its_case_is_taken_at_its_word(httpserver: HTTPServer) -> None:
+    results = [CaseResult(f"TCM-{n}", Status.PASSED) for n in (1, 2)]
+    answer = {"accepted": 1, "rejected": [{"index": 0, "test_case_id": "TCM-2"}]}
+    (rejection,) = _rejected(httpserver, answer, results).rejected
+    assert rejection.case_id == "TCM-2"
+
+
 # -- the wire form --------------------------------------------------------------------------
+
+
+def test_notes_are_cut_to_what_hawzu_takes() -> None:
+    wire = result_to_wire(CaseResult("TCM-1", Status.FAILED, notes="x" * (MAX_NOTES + 10)))
+    assert len(wire["notes"]) == MAX_NOTES
+
+
+def test_times_are_sent_to_the_nearest_millisecond() -> None:
+    wire = result_to_wire(CaseResult("TCM-1", Status.PASSED, started_at=1_800_000_000.1239))
+    assert wire["started_at"] == "2027-01-15T08:00:00.124Z"
+
+
+def test_past_the_step_limit_the_worst_steps_are_kept_first() -> None:
+    skipped = [Step(f"test[{n}]", Status.SKIPPED) for n in range(MAX_STEPS + 20)]
+    steps = [*skipped, Step("test[broken]", Status.FAILED, "boom")]
+    wire = result_to_wire(CaseResult("TCM-1", Status.FAILED, steps=tuple(steps)))["steps"]
+    assert wire[-2]["name"] == "test[broken]"
+
+
+def test_the_step_standing_for_the_rest_has_the_worst_status_among_them() -> None:
+    passed = [Step(f"passed[{n}]", Status.PASSED) for n in range(10)]
+    skipped = [Step(f"skipped[{n}]", Status.SKIPPED) for n in range(MAX_STEPS + 20)]
+    wire = result_to_wire(CaseResult("TCM-1", Status.PASSED, steps=(*passed, *skipped)))["steps"]
+    assert wire[-1]["status"] == "PASSED"
+    assert wire[-1]["notes"] == "10 PASSED, 21 SKIPPED"
+
+
+def test_exactly_the_step_limit_is_sent_as_it_is() -> None:
+    steps = tuple(Step(f"test[{n}]", Status.PASSED) for n in range(MAX_STEPS))
+    wire = result_to_wire(CaseResult("TCM-1", Status.PASSED, steps=steps))["steps"]
+    assert [s["name"] for s in wire] == [s.name for s in steps]
+
+
+def test_one_step_past_the_limit_is_told_in_one_more() -> None:
+    steps = tuple(Step(f"test[{n}]", Status.PASSED) for n in range(MAX_STEPS + 1))
+    wire = result_to_wire(CaseResult("TCM-1", Status.PASSED, steps=steps))["steps"]
+    assert len(wire) == MAX_STEPS
+    assert wire[-1]["name"] == "2 more steps"
 
 
 def test_past_the_step_limit_the_failures_are_kept_and_one_step_stands_for_the_rest():
@@ -511,6 +597,30 @@ def test_the_parts_answered_before_a_part_fails_are_kept():
     with pytest.raises(ApiError):
         in_parts(post, batch, answered)
     assert [[r.case_id for r in part] for part, _ in answered] == [["TCM-1"]]
+
+
+def test_a_batch_refused_for_another_reason_than_its_size_is_not_split() -> None:
+    sent: list[int] = []
+
+    def post(part: Sequence[CaseResult]) -> BatchOutcome:
+        sent.append(len(part))
+        raise ApiError(400, "VALIDATION_ERROR", "bad batch")
+
+    batch = [CaseResult(f"TCM-{n}", Status.FAILED) for n in range(1, 5)]
+    with pytest.raises(ApiError, match="VALIDATION_ERROR"):
+        in_parts(post, batch, [])
+    assert sent == [4]
+
+
+def test_an_error_in_the_flat_shape_keeps_its_code(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v1/me").respond_with_json(
+        {"error": "Token revoked", "code": "TOKEN_REVOKED"}, status=403
+    )
+    client = _client(httpserver)
+    with pytest.raises(ApiError) as raised:
+        client.me()
+    client.close()
+    assert (raised.value.code, raised.value.message) == ("TOKEN_REVOKED", "Token revoked")
 
 
 def test_a_release_named_in_another_case_is_found_when_it_is_the_only_one(httpserver):

@@ -520,6 +520,7 @@ OUTCOME = TestOutcome(nodeid="t.py::test", case_ids=("TCM-1",), status=Status.PA
         {"duration": float("nan")},
         {"duration": -5.0},
         {"reruns": -3},
+        {"reruns": True},
         {"worker": 1},
         {"status": "PASSED"},
         {"nodeid": None},

@@ -240,6 +240,25 @@ def test_a_failed_subtest_does_not_hide_the_tests_own_error(pytester, hawzu_env)
     assert "test_sub.py::Orders::test_totals: RuntimeError: the database went away" in notes
 
 
+@NEEDS_PYTEST_SUBTESTS
+def test_a_failed_subtest_is_not_followed_by_pytests_count_of_them(pytester, hawzu_env):
+    # pytest's own "contains 1 failed subtest" says nothing the subtest's notes do not.
+    pytester.makepyfile(
+        test_sub="""
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_totals(subtests):
+            with subtests.test(region="eu"):
+                assert 1 == 2
+        """
+    )
+    pytester.runpytest(*FAST)
+    notes = results(hawzu_env)["TCM-1"]["notes"]
+    assert notes.startswith("test_sub.py::test_totals (region='eu'): AssertionError: assert 1 == 2")
+    assert "contains 1 failed subtest" not in notes
+
+
 def test_trimmed_notes_keep_the_line_naming_each_failing_test(pytester, hawzu_env):
     pytester.makeini("[pytest]\nhawzu_notes_limit = 2000\n")
     pytester.makepyfile(

@@ -368,6 +368,13 @@ def test_503_with_retry_after_pauses_everyone() -> None:
     assert retrier.throttle.paused_until == 4.0
 
 
+def test_503_without_retry_after_pauses_only_its_own_call() -> None:
+    # Without a Retry-After a 503 says nothing of the service: only this call backs off.
+    retrier, time = setup()
+    assert retrier.call(Script(time, [api(503)])) == "ok"
+    assert retrier.throttle.paused_until < 0
+
+
 def test_500_pauses_only_its_own_call() -> None:
     retrier, time = setup()
     assert retrier.call(Script(time, [api(500)])) == "ok"

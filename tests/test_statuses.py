@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
+from pytest_hawzu.model import Status, TestOutcome
+from pytest_hawzu.outcome import TestRecorder
+from pytest_hawzu.status import StatusTable
 from tests.conftest import NEEDS_PYTEST_SUBTESTS, only_execution, statuses
 
 SUITE = """
@@ -494,3 +499,63 @@ def test_an_xfail_in_teardown_is_an_xfail_for_the_status_map(pytester, hawzu_env
     }
     assert "cleanup bug 15" in results["TCM-1"]["notes"]
     assert "bug 16" in results["TCM-2"]["notes"]
+
+
+class _Xfailed(_Report):
+    """A phase in which the test called pytest.xfail()."""
+
+    def __init__(self, when: str, reason: str) -> None:
+        super().__init__(when, "skipped")
+        self.wasxfail = reason
+
+
+def _recorded(reports: list[_Report], table: Mapping[str, Status] | None = None) -> TestOutcome:
+    """The outcome a recorder makes of one test's phase reports."""
+    recorder = TestRecorder(StatusTable(table), 8000)
+    outcomes = [recorder.add(report, ("TCM-40",)) for report in reports]
+    assert outcomes[:-1] == [None] * (len(reports) - 1)
+    final = outcomes[-1]
+    assert final is not None
+    return final
+
+
+def test_a_teardown_error_after_a_broken_setup_stays_blocked() -> None:
+    final = _recorded([_Report("setup", "failed"), _Report("teardown", "failed")])
+    assert final.status is Status.BLOCKED
+
+
+def test_a_teardown_error_after_a_failure_stays_a_failure_for_the_status_map() -> None:
+    reports = [_Report("setup", "passed"), _Report("call", "failed"), _Report("teardown", "failed")]
+    final = _recorded(reports, {"teardown_error": Status.BLOCKED})
+    assert final.status is Status.FAILED
+
+
+def test_an_xfail_in_setup_is_an_xfail_for_the_status_map() -> None:
+    # pytest.xfail() in a fixture's setup: pytest reports XFAIL, not SKIPPED.
+    reports = [_Xfailed("setup", "bug 17"), _Report("teardown", "passed")]
+    final = _recorded(reports, {"xfail": Status.BLOCKED})
+    assert final.status is Status.BLOCKED
+    assert final.notes == "xfail: bug 17"
+
+
+def test_a_tests_duration_and_times_span_all_its_phases() -> None:
+    reports = [_Report("setup", "passed"), _Report("call", "passed"), _Report("teardown", "passed")]
+    for n, report in enumerate(reports):
+        report.duration = (0.25, 0.5, 0.125)[n]
+        report.start, report.stop = 1_800_000_000.0 + n, 1_800_000_000.5 + n
+    final = _recorded(reports)
+    assert final.duration == 0.875
+    assert (final.started_at, final.finished_at) == (1_800_000_000.0, 1_800_000_002.5)
+
+
+def test_each_crash_of_a_test_counts_as_a_rerun() -> None:
+    recorder = TestRecorder(StatusTable({}), 8000)
+    for _ in range(2):  # starts on a worker that dies, then runs again elsewhere
+        assert recorder.add(_Report("setup", "passed"), ("TCM-41",)) is None
+        recorder.rerun(_Report("call", "failed"))
+    for when in ("setup", "call"):
+        assert recorder.add(_Report(when, "passed"), ("TCM-41",)) is None
+    final = recorder.add(_Report("teardown", "passed"), ("TCM-41",))
+    assert final is not None
+    assert (final.status, final.reruns) == (Status.PASSED, 2)
+    assert final.notes == "test_r.py::test_flaky: final attempt after 2 reruns"

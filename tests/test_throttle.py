@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from email.utils import formatdate
 
 import pytest
@@ -238,6 +239,22 @@ def test_adaptation_ends_when_the_window_restarts() -> None:
     assert [send(throttle, clock) for _ in range(3)] == [10.0, 10.25, 10.5]
 
 
+def test_the_full_burst_returns_once_the_window_restarts() -> None:
+    # The server's bucket is full again at its reset: a burst may spend it all.
+    throttle, clock = make(rate=4.0, burst=4)
+    throttle.observe(limits(remaining=2, reset=EPOCH + 10))
+    assert [send(throttle, clock) for _ in range(3)] == [0.0, 0.0, 0.25]
+    clock.now = 10.0
+    assert [send(throttle, clock) for _ in range(5)] == [10.0, 10.0, 10.0, 10.0, 10.25]
+
+
+def test_headers_without_rate_limits_restore_the_configured_burst() -> None:
+    throttle, clock = make(rate=4.0, burst=4)
+    throttle.observe(limits(remaining=2, reset=EPOCH + 100))
+    throttle.observe({"Content-Type": "application/json"})
+    assert [send(throttle, clock) for _ in range(5)] == [0.0, 0.0, 0.0, 0.0, 0.25]
+
+
 def test_headers_without_rate_limits_fall_back_to_the_configured_rate() -> None:
     throttle, clock = make(rate=4.0, burst=1)
     throttle.observe(limits(remaining=1, reset=EPOCH + 100))
@@ -301,3 +318,20 @@ def test_the_reset_is_read_against_the_servers_clock_when_it_says_the_time(skew:
         {**limits(remaining=0, reset=server_now + 12), "Date": formatdate(server_now, usegmt=True)}
     )
     assert throttle.paused_until == clock.now + 12.0
+
+
+def test_a_date_without_a_zone_is_utc_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "-0000" says UTC without a claim about local time: a host in another zone
+    # must not move the reset by its offset.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        throttle, _ = make(rate=5.0)
+        date = formatdate(EPOCH, usegmt=True).replace("GMT", "-0000")
+        throttle.observe({**limits(remaining=0, reset=EPOCH + 12), "Date": date})
+        assert throttle.paused_until == 12.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()

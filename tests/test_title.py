@@ -114,6 +114,7 @@ def test_default_title_is_valid() -> None:
         ("{release} / {branch} / {host}", "runner-1"),
         ("pytest — {branch}{build}", "pytest"),
         ("pytest · {branch} on {host}", "pytest · on runner-1"),
+        ("pytest · nightly-{branch} · {host}", "pytest · runner-1"),  # a hyphen in a word
     ],
 )
 def test_segments_with_only_empty_fields_are_dropped(template: str, expected: str) -> None:
