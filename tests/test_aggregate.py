@@ -180,6 +180,17 @@ def test_cases_shared_by_several_tests_are_kept_until_the_end() -> None:
     assert agg.result("TCM-1").nodeids == ("t.py::a[1]", "t.py::a[2]")
 
 
+def test_a_plan_that_arrives_in_parts_keeps_every_shared_case() -> None:
+    # Under xdist the scope arrives from each worker, case by case.
+    agg = Aggregator(notes_limit=1000)
+    agg.plan(shared={"TCM-1"})
+    agg.plan(shared={"TCM-2"})
+    agg.add(single("t.py::a[1]", "TCM-1"))
+    agg.delivered("TCM-1")
+    agg.add(single("t.py::a[2]", "TCM-1", F))
+    assert agg.result("TCM-1").nodeids == ("t.py::a[1]", "t.py::a[2]")
+
+
 def test_without_a_plan_nothing_is_released() -> None:
     agg = Aggregator(notes_limit=1000)
     agg.add(single("t.py::a", "TCM-1"))

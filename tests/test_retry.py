@@ -463,6 +463,21 @@ def test_a_retry_after_date_is_read_against_the_servers_clock(skew: float) -> No
     assert script.starts == [skew, skew + 7.0]
 
 
+def test_a_call_makes_six_attempts_by_default() -> None:
+    retrier, time = setup()
+    script = Script(time, [api(503)] * 6)
+    with pytest.raises(GaveUp):
+        retrier.call(script)
+    assert len(script.starts) == 6
+
+
+def test_a_final_error_after_retries_leaves_no_error_to_tell() -> None:
+    retrier, time = setup()
+    with pytest.raises(ApiError):
+        retrier.call(Script(time, [api(503), api(404)]))
+    assert retrier.last_error is None
+
+
 def test_a_final_error_is_not_what_a_later_call_is_still_retrying() -> None:
     """A 404 the caller expects (a release looked up by ID, then by name) must not be
     named as the reason start-up has not finished while the next call waits its turn."""
