@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -292,6 +294,42 @@ def test_serve_runs_until_interrupted() -> None:
     assert "Traceback" not in stderr
     assert "GET /api/v1/me" in stderr  # the access log a person watching relies on
     assert "cli-token" not in stderr
+
+
+def test_a_sandbox_whose_output_nobody_reads_serves_all_the_same() -> None:
+    # As under `hawzu sandbox --port N | true`: the reading end is gone first.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    read, write = os.pipe()
+    os.close(read)
+    with subprocess.Popen(
+        [HAWZU, "sandbox", "--port", str(port), "--token", "cli-token"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        os.close(write)
+        try:
+            url = f"http://127.0.0.1:{port}/api/v1/me"
+            answered = None
+            end = time.monotonic() + 30
+            while answered is None and proc.poll() is None and time.monotonic() < end:
+                try:
+                    answered = requests.get(
+                        url, headers={"Authorization": "Bearer cli-token"}, timeout=10
+                    )
+                except requests.ConnectionError:
+                    time.sleep(0.05)
+            assert answered is not None, proc.stderr.read() if proc.stderr else ""
+            assert answered.status_code == 200
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=10)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "error" not in stderr
 
 
 @pytest.mark.parametrize(
