@@ -268,6 +268,21 @@ def test_sandboxes_run_side_by_side() -> None:
         assert get(one, "/").status_code == 200
 
 
+def _me(url: str) -> requests.Response:
+    return requests.get(
+        url + "/api/v1/me", headers={"Authorization": "Bearer cli-token"}, timeout=10
+    )
+
+
+def _interrupt(proc: subprocess.Popen[str]) -> str:
+    """Ctrl-C, as a person stops the sandbox: a clean exit; its stderr."""
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
 def test_serve_runs_until_interrupted() -> None:
     code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.sandbox import serve; serve(0, None, 'cli-token')"
     with subprocess.Popen(
@@ -281,17 +296,10 @@ def test_serve_runs_until_interrupted() -> None:
             line = proc.stdout.readline()
             assert line.startswith("Hawzu sandbox on http://127.0.0.1:")
             assert line.rstrip().endswith("(token: cli-token); Ctrl-C to stop")
-            url = line.split()[3]
-            me = requests.get(
-                url + "/api/v1/me", headers={"Authorization": "Bearer cli-token"}, timeout=10
-            )
-            assert me.status_code == 200
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=10)
+            assert _me(line.split()[3]).status_code == 200
+            stderr = _interrupt(proc)
         finally:
-            proc.kill()
-    assert proc.returncode == 0, stderr
-    assert "Traceback" not in stderr
+            proc.kill()  # a failed check must not leave it serving
     assert "GET /api/v1/me" in stderr  # the access log a person watching relies on
     assert "cli-token" not in stderr
 
@@ -311,25 +319,18 @@ def test_a_sandbox_whose_output_nobody_reads_serves_all_the_same() -> None:
     ) as proc:
         os.close(write)
         try:
-            url = f"http://127.0.0.1:{port}/api/v1/me"
             answered = None
             end = time.monotonic() + 30
             while answered is None and proc.poll() is None and time.monotonic() < end:
                 try:
-                    answered = requests.get(
-                        url, headers={"Authorization": "Bearer cli-token"}, timeout=10
-                    )
+                    answered = _me(f"http://127.0.0.1:{port}")
                 except requests.ConnectionError:
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # until it listens
             assert answered is not None, proc.stderr.read() if proc.stderr else ""
             assert answered.status_code == 200
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=10)
+            assert "error" not in _interrupt(proc)
         finally:
-            proc.kill()
-    assert proc.returncode == 0, stderr
-    assert "Traceback" not in stderr
-    assert "error" not in stderr
+            proc.kill()  # a failed check must not leave it serving
 
 
 @pytest.mark.parametrize(
