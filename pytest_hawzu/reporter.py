@@ -327,8 +327,19 @@ class Reporter:
         elif report.outcome == RERUN:  # a crashed worker's test, run again (rerunfailures)
             self.recorder.rerun(report)
         else:
-            self.crashed.append(report)
+            self._crashed(report)
         self._announce()
+
+    def _crashed(self, report: Any) -> None:
+        """A crashed worker's test, recorded now when its cases are known: pytest has
+        shown it failed, and a later kill -9 must not leave it out of the journal."""
+        cases = self.recorder.case_ids_of(report) or tuple(
+            case_id for case_id, nodeids in self.scope.items() if report.nodeid in nodeids
+        )
+        if cases:
+            self.record(self.recorder.crashed(report, cases, str(report.longrepr)), report)
+        else:  # no worker has said yet which cases its tests cover
+            self.crashed.append(report)
 
     def _count_unmarked(self, report: pytest.TestReport) -> None:
         """Count each test once: a void attempt (pytest-rerunfailures) is not a test."""

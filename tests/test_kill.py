@@ -206,6 +206,79 @@ def test_upload_leaves_the_journal_of_a_running_session_alone(pytester, hawzu_en
     assert statuses(only_execution(hawzu_env)) == EXPECTED
 
 
+CRASH_THEN_KILL = """
+import os, time
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_crashes_its_worker():
+    os._exit(1)
+
+@pytest.mark.hawzu("TCM-2")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-3")
+def test_hangs_until_killed():
+    time.sleep(120)
+"""
+
+
+def journaled_nodeids(spool: Path) -> set[str]:
+    nodeids = set()
+    for path in spool.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # a line being written right now
+                entry = json.loads(line)
+                if entry.get("type") == "test":
+                    nodeids.add(entry["nodeid"])
+    return nodeids
+
+
+def test_the_test_of_a_crashed_worker_survives_a_kill(pytester, hawzu_env):
+    """pytest shows the test of a crashed worker as failed when the worker dies: the
+    journal holds it from then on, not from the end of a session that may never come."""
+    pytester.makepyfile(test_crash=CRASH_THEN_KILL)
+    spool = pytester.path / ".hawzu"
+    log_path = pytester.path / "pytest.log"
+    args = ["--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", "-v", *QUICK]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=pytester.path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers go down with it
+        )
+        try:
+            end = time.monotonic() + 60
+            while not (
+                "FAILED test_crash.py::test_crashes_its_worker" in log_path.read_text()
+                and "test_crash.py::test_passes" in journaled_nodeids(spool)
+            ):
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < end, log_path.read_text()
+                time.sleep(0.02)
+            # The crash is on the screen; give its journal line a moment.
+            end = time.monotonic() + 5
+            while "test_crash.py::test_crashes_its_worker" not in journaled_nodeids(spool):
+                if time.monotonic() > end:
+                    break
+                time.sleep(0.02)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+    result = upload(pytester)
+    assert result.ret == 0, result.outlines
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "FAILED", "TCM-2": "PASSED", "TCM-3": "NOT_EXECUTED"}
+    assert "crashed" in execution["results"]["TCM-1"]["notes"]
+
+
 def interrupt_when(pytester: pytest.Pytester, ready: Callable[[], bool]) -> tuple[int, str]:
     """Run pytest, press Ctrl-C once `ready()` holds; its exit code and a clean output."""
     log_path = pytester.path / "pytest.log"
