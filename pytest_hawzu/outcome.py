@@ -8,6 +8,7 @@ assignments; notes are built only for failures and skips.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_hawzu import notes
@@ -212,9 +213,33 @@ class TestRecorder:
         state = self._running.get(_key(report))
         return state.case_ids if state is not None else ()
 
+    def interrupted(self) -> list[TestOutcome]:
+        """Running tests that had failed (or whose setup had) when the run ended
+        (Ctrl-C, -x under xdist): pytest counts those failures, and their
+        outcome is known without the teardown."""
+        known = [(key, state) for key, state in self._running.items() if state.outcome in _KNOWN]
+        outcomes = []
+        for (nodeid, node), state in known:
+            del self._running[nodeid, node]
+            self._note(state, f"{nodeid}: the run ended before its teardown")
+            outcomes.append(self._finish(_Unfinished(nodeid, node), state))
+        return outcomes
+
     def unfinished(self) -> list[str]:
         """Node IDs of tests that started and never finished (an interrupted run)."""
         return [nodeid for nodeid, _ in self._running]
+
+
+# Outcomes the rest of a test cannot change: a failure, or a setup that failed.
+_KNOWN = ("failed", "setup_error")
+
+
+@dataclass(frozen=True)
+class _Unfinished:
+    """What `_finish` reads of a report, for a test whose teardown never came."""
+
+    nodeid: str
+    node: Any
 
 
 def _key(report: Any) -> _Key:

@@ -503,6 +503,8 @@ class Reporter:
 
     def _finish(self) -> None:
         self._resolve_crashes()
+        for outcome in self.recorder.interrupted():
+            self.record(outcome)
         self.inbox.drop_all()  # of tests that never finished: nothing sends them
         for line in self.inbox.untold():
             self._problem(line)

@@ -483,6 +483,33 @@ def test_an_interrupted_run_marks_the_rest_not_executed(pytester, hawzu_env):
     assert "interrupted" in execution["results"]["TCM-2"]["notes"]
 
 
+STOPS_IN_TEARDOWN = (
+    STOPS.replace("def test_second():", "def test_second(stops_after):")
+    + """
+@pytest.fixture
+def stops_after():
+    yield
+    raise KeyboardInterrupt  # Ctrl-C while the failed test's fixtures are torn down
+"""
+)
+
+
+def test_a_test_that_failed_before_the_run_was_interrupted_stays_failed(pytester, hawzu_env):
+    """pytest counts the failure it showed; Hawzu must not turn it into not executed."""
+    pytester.makepyfile(test_stops=STOPS_IN_TEARDOWN)
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "-o", "markers=later", "-p", "no:xdist", no_reraise_ctrlc=True
+    )
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed*"])
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == STOPPED_AFTER_FIRST | {"TCM-2": "FAILED"}
+    notes = execution["results"]["TCM-2"]["notes"]
+    assert "assert False" in notes
+    assert "the run ended before its teardown" in notes
+
+
 @pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "2"]], ids=["no-xdist", "n2"])
 def test_a_run_interrupted_while_collecting_reports_nothing(pytester, hawzu_env, xdist):
     """Collection never finished: -k was never applied, so nothing is known to be planned."""
@@ -513,8 +540,9 @@ def pytest_runtest_logreport(report):
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     execution = only_execution(hawzu_env)
-    assert statuses(execution) == STOPPED_AFTER_FIRST
-    assert "interrupted" in execution["results"]["TCM-2"]["notes"]
+    # The test that was running had failed already: that failure is its result.
+    assert statuses(execution) == STOPPED_AFTER_FIRST | {"TCM-2": "FAILED"}
+    assert "the run ended before its teardown" in execution["results"]["TCM-2"]["notes"]
     assert not guarded.exists(), guarded.read_text()
 
 
