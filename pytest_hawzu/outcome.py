@@ -33,6 +33,7 @@ class _Running:
         "notes",
         "outcome",
         "plain",
+        "report",
         "reruns",
         "started_at",
         "steps",
@@ -47,6 +48,7 @@ class _Running:
         self.started_at: float | None = None
         self.reruns = reruns
         self.plain = True
+        self.report: Any = None  # the last phase report: what pytest_hawzu_result is shown
 
 
 class TestRecorder:
@@ -80,6 +82,7 @@ class TestRecorder:
             # pytest-rerunfailures 16): this setup begins the next attempt.
             state = self._void(key, state)
         state.duration += report.duration
+        state.report = report
         if RERUN in (report.outcome, state.outcome):
             # This attempt is void; its teardown ends it.
             state.outcome = RERUN
@@ -213,16 +216,16 @@ class TestRecorder:
         state = self._running.get(_key(report))
         return state.case_ids if state is not None else ()
 
-    def interrupted(self) -> list[TestOutcome]:
+    def interrupted(self) -> list[tuple[TestOutcome, Any]]:
         """Running tests that had failed (or whose setup had) when the run ended
         (Ctrl-C, -x under xdist): pytest counts those failures, and their
-        outcome is known without the teardown."""
+        outcome is known without the teardown. Each with its last phase report."""
         known = [(key, state) for key, state in self._running.items() if state.outcome in _KNOWN]
         outcomes = []
         for (nodeid, node), state in known:
             del self._running[nodeid, node]
             self._note(state, f"{nodeid}: the run ended before its teardown")
-            outcomes.append(self._finish(_Unfinished(nodeid, node), state))
+            outcomes.append((self._finish(_Unfinished(nodeid, node), state), state.report))
         return outcomes
 
     def unfinished(self) -> list[str]:

@@ -503,8 +503,8 @@ class Reporter:
 
     def _finish(self) -> None:
         self._resolve_crashes()
-        for outcome in self.recorder.interrupted():
-            self.record(outcome)
+        for outcome, report in self.recorder.interrupted():
+            self.record(outcome, report)  # as pytest_hawzu_result would have seen it
         self.inbox.drop_all()  # of tests that never finished: nothing sends them
         for line in self.inbox.untold():
             self._problem(line)

@@ -624,3 +624,28 @@ def test_dist_each_without_workers_is_an_ordinary_session(pytester, hawzu_env):
     assert result.ret == pytest.ExitCode.OK
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
     assert "not reporting" not in result.stdout.str()
+
+
+def test_a_failure_kept_at_an_interruption_goes_through_the_result_hook(pytester, hawzu_env):
+    """Every result a test gets passes pytest_hawzu_result: one kept at Ctrl-C too."""
+    pytester.makepyfile(test_stops=STOPS_IN_TEARDOWN)
+    pytester.makeconftest(
+        """
+import dataclasses
+import pytest
+from pytest_hawzu import Status
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_result(result, report):
+    if report.nodeid.endswith("test_second"):
+        return dataclasses.replace(result, status=Status.BLOCKED, notes="quarantined")
+"""
+    )
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "-o", "markers=later", "-p", "no:xdist", no_reraise_ctrlc=True
+    )
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == STOPPED_AFTER_FIRST | {"TCM-2": "BLOCKED"}
+    assert execution["results"]["TCM-2"]["notes"] == "quarantined"
