@@ -279,6 +279,55 @@ def test_the_test_of_a_crashed_worker_survives_a_kill(pytester, hawzu_env):
     assert "crashed" in execution["results"]["TCM-1"]["notes"]
 
 
+FAILS_THEN_HANGS = """
+import pathlib, time
+import pytest
+
+@pytest.fixture
+def hangs_in_teardown():
+    yield
+    pathlib.Path("in_teardown").touch()
+    time.sleep(120)
+
+@pytest.mark.hawzu("TCM-1")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fails(hangs_in_teardown):
+    assert False, "totals differ"
+"""
+
+
+def test_a_failure_killed_before_its_teardown_is_not_executed_after_upload(pytester, hawzu_env):
+    """Only a session that ends keeps a running test's failure (README, Not executed):
+    the journal of a killed one holds finished tests alone."""
+    pytester.makepyfile(test_x=FAILS_THEN_HANGS)
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    args = ["--hawzu-release=1.4.0", "-p", "no:xdist", *QUICK]
+    with (pytester.path / "pytest.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=pytester.path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            end = time.monotonic() + 60
+            while not (pytester.path / "in_teardown").exists():
+                assert proc.poll() is None, (pytester.path / "pytest.log").read_text()
+                assert time.monotonic() < end, "the failed test never reached its teardown"
+                time.sleep(0.02)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+
+    result = upload(pytester, "--url", hawzu_env.url)
+    assert result.ret == 0, result.outlines
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "NOT_EXECUTED"}
+
+
 def interrupt_when(pytester: pytest.Pytester, ready: Callable[[], bool]) -> tuple[int, str]:
     """Run pytest, press Ctrl-C once `ready()` holds; its exit code and a clean output."""
     log_path = pytester.path / "pytest.log"
