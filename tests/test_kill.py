@@ -112,8 +112,25 @@ def running(pytester: pytest.Pytester, env: dict[str, str]) -> Iterator[subproce
     """Start pytest and yield it once FINISHED tests are journaled; kill it on the way out."""
     pytester.makepyfile(SUITE)
     spool = pytester.path / ".hawzu"
-    log = (pytester.path / "pytest.log").open("w")
     args = ["--hawzu-release=1.4.0", "--hawzu-rate=1000", "-p", "no:xdist", *QUICK]
+
+    def ready() -> bool:
+        return journaled_tests(spool) >= FINISHED
+
+    with started(pytester, env, args, ready, "the journal never held the finished tests") as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def started(
+    pytester: pytest.Pytester,
+    env: dict[str, str],
+    args: list[str],
+    ready: Callable[[], bool],
+    never: str,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start pytest and yield it once `ready()`; kill it on the way out."""
+    log = (pytester.path / "pytest.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=pytester.path,
@@ -123,9 +140,9 @@ def running(pytester: pytest.Pytester, env: dict[str, str]) -> Iterator[subproce
     )
     try:
         end = time.monotonic() + 60
-        while journaled_tests(spool) < FINISHED:
+        while not ready():
             assert proc.poll() is None, (pytester.path / "pytest.log").read_text()
-            assert time.monotonic() < end, "the journal never held the finished tests"
+            assert time.monotonic() < end, never
             time.sleep(0.02)
         yield proc
     finally:
@@ -305,23 +322,9 @@ def test_a_failure_killed_before_its_teardown_is_not_executed_after_upload(pytes
     pytester.makepyfile(test_x=FAILS_THEN_HANGS)
     env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
     args = ["--hawzu-release=1.4.0", "-p", "no:xdist", *QUICK]
-    with (pytester.path / "pytest.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-            cwd=pytester.path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            end = time.monotonic() + 60
-            while not (pytester.path / "in_teardown").exists():
-                assert proc.poll() is None, (pytester.path / "pytest.log").read_text()
-                assert time.monotonic() < end, "the failed test never reached its teardown"
-                time.sleep(0.02)
-        finally:
-            proc.kill()
-            proc.wait(timeout=30)
+    in_teardown = (pytester.path / "in_teardown").exists
+    with started(pytester, env, args, in_teardown, "the failed test never reached its teardown"):
+        pass  # killed on the way out
 
     result = upload(pytester, "--url", hawzu_env.url)
     assert result.ret == 0, result.outlines
