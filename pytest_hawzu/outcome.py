@@ -192,7 +192,8 @@ class TestRecorder:
             notes=notes.join([n for n in state.notes if n], self.notes_limit),
             duration=state.duration,
             started_at=state.started_at,
-            finished_at=getattr(report, "stop", None),
+            # xdist reports a crashed test with no end time: 0, not 1970.
+            finished_at=getattr(report, "stop", None) or None,
             steps=steps,
             worker=_worker(report),
             reruns=state.reruns,

@@ -312,6 +312,25 @@ def test_a_worker_crash_that_was_rerun_counts_the_final_attempt(pytester, hawzu_
     assert result["notes"].endswith("::test_crashes_once: final attempt after 1 rerun")
 
 
+def test_a_crashed_test_does_not_end_before_it_started(pytester, hawzu_env):
+    """xdist's report of a crashed test has no end time (0): not the year 1970."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_crashes():
+            os._exit(1)
+        """
+    )
+    pytester.runpytest("--hawzu-release=1.4.0", "-n", "2")
+    result = only_execution(hawzu_env)["results"]["TCM-1"]
+    assert result["status"] == "FAILED"
+    assert result["started_at"] is not None
+    assert result.get("finished_at") is None or result["finished_at"] >= result["started_at"]
+
+
 UNMARKED = """
 import os
 import pytest
