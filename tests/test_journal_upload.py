@@ -509,6 +509,31 @@ def test_upload_after_an_outage_puts_what_a_healthy_run_would_have(pytester, haw
     assert journals(pytester) == []
 
 
+def test_upload_sends_the_duration_a_healthy_run_would_have(pytester, hawzu_env):
+    # 2.5004 ms is 3 ms; rounded to the microsecond first, it was 2.5, and 2.
+    pytester.makeconftest(
+        """
+        import dataclasses
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_hawzu_result(result, report):
+            return dataclasses.replace(result, duration=0.0025004)
+        """
+    )
+    pytester.makepyfile(SUITE)
+    run(pytester)
+    healthy = only_execution(hawzu_env)
+    hawzu_env.reset()
+
+    outage_run(pytester, hawzu_env)
+    uploaded = upload(pytester, ".hawzu")
+    assert uploaded.ret == 0, uploaded.outlines
+    durations = {c: r["duration_ms"] for c, r in only_execution(hawzu_env)["results"].items()}
+    assert durations == {c: r["duration_ms"] for c, r in healthy["results"].items()}
+    assert durations["TCM-1"] == 3
+
+
 def test_upload_resends_what_the_run_delivered_harmlessly(pytester, hawzu_env):
     # Hawzu goes down after the first result arrived: the journal keeps
     # everything, the execution exists, and the upload sends it all again.
