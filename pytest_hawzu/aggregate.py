@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pytest_hawzu import notes
 from pytest_hawzu.model import SEVERITY, CaseResult, Status, Step, TestOutcome, worst
@@ -19,6 +19,12 @@ LET_GO = "(an earlier test, already delivered)"
 # Why tests never finished, in the session and in `hawzu upload` alike.
 ENDED_BEFORE_THEM = "not executed: the run ended before these tests ran"
 ENDED_BEFORE_IT = "not executed: the run ended before it ran"
+INTERRUPTED_IT = "not executed: the run was interrupted while it ran"
+
+
+def interrupted_while(running: Sequence[str]) -> str:
+    """The note of a case none of whose tests finished, some running at Ctrl-C."""
+    return f"not executed: the run was interrupted while {', '.join(running)} ran"
 
 
 class Aggregator:

@@ -3,7 +3,7 @@
 One JSON object per line. The first line says where the results belong (URL,
 release, title, idempotency key; never the token); later lines add the
 execution and its release once they are known, each finished test, the
-planned scope, the tests a hook dropped and the end.
+planned scope, the tests a hook dropped, those running at a Ctrl-C and the end.
 Each line is handed to the OS as soon as it is written, so a `kill -9` of
 pytest loses nothing that pytest had finished. A torn last line is ignored
 when reading; an unreadable line anywhere else is damage, and stops the
@@ -150,6 +150,10 @@ class Journal:
     def scope(self, cases: Mapping[str, Sequence[str]]) -> None:
         self.write({"type": "scope", "cases": cases})
 
+    def interrupted(self, nodeids: Sequence[str]) -> None:
+        """The tests that were running when the run was interrupted (Ctrl-C)."""
+        self.write({"type": "interrupted", "nodeids": nodeids})
+
     def delivered(self) -> None:
         """Every result reached Hawzu: only completing the execution may be left."""
         self.write({"type": "delivered"})
@@ -245,6 +249,8 @@ class Contents:
     scope: dict[str, list[str]] = field(default_factory=dict)
     # Tests a `pytest_hawzu_result` hook dropped or moved away from their cases.
     dropped: set[str] = field(default_factory=set)
+    # Tests that were running when the run was interrupted (Ctrl-C).
+    interrupted: set[str] = field(default_factory=set)
     # Every result reached the execution; the run may have died completing it.
     delivered: bool = False
     # Writing stopped before the run ended, and results may be missing from it.
@@ -387,6 +393,11 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
         contents.delivered = True
     elif kind == "dropped":
         contents.dropped.add(_text(record["nodeid"], "nodeid"))
+    elif kind == "interrupted":
+        nodeids = record["nodeids"]
+        if not isinstance(nodeids, list):
+            raise TypeError(f"nodeids must be a list, got {nodeids!r}")
+        contents.interrupted.update(_text(n, "nodeid") for n in nodeids)
     elif kind == "end":
         contents.ended = True
     elif kind == "attachment":

@@ -26,7 +26,9 @@ from pytest_hawzu import answers, ci, title
 from pytest_hawzu.aggregate import (
     ENDED_BEFORE_IT,
     ENDED_BEFORE_THEM,
+    INTERRUPTED_IT,
     Aggregator,
+    interrupted_while,
     not_executed,
     not_run,
 )
@@ -581,6 +583,9 @@ class Reporter:
 
     def _send_not_executed(self) -> None:
         unfinished = set(self.recorder.unfinished())
+        if unfinished and self.journal is not None:
+            # For `hawzu upload` to say so too, should these results not arrive.
+            self.journal.interrupted(sorted(unfinished))
         for case_id, nodeids in self._never_finished().items():
             # A test dropped by a hook gets nothing, as asked.
             kept = [n for n in nodeids if n not in self.dropped]
@@ -588,21 +593,13 @@ class Reporter:
                 continue
             running = [n for n in kept if n in unfinished]
             if case_id not in self.aggregator:
-                reason = (
-                    f"not executed: the run was interrupted while {', '.join(running)} ran"
-                    if running
-                    else ENDED_BEFORE_THEM
-                )
+                reason = interrupted_while(running) if running else ENDED_BEFORE_THEM
                 self.uploader.submit_result(not_executed(case_id, tuple(kept), reason))
                 continue
             # Some of the case's tests ran: the rest join them, and the case is
             # not executed unless one of those failed or was blocked.
             for nodeid in kept:
-                reason = (
-                    "not executed: the run was interrupted while it ran"
-                    if nodeid in running
-                    else ENDED_BEFORE_IT
-                )
+                reason = INTERRUPTED_IT if nodeid in running else ENDED_BEFORE_IT
                 self.aggregator.add(not_run(nodeid, case_id, reason))
             self.uploader.submit((case_id,))
 

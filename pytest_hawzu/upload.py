@@ -18,7 +18,9 @@ from pytest_hawzu import attachments, journal
 from pytest_hawzu.aggregate import (
     ENDED_BEFORE_IT,
     ENDED_BEFORE_THEM,
+    INTERRUPTED_IT,
     Aggregator,
+    interrupted_while,
     not_executed,
     not_run,
 )
@@ -453,11 +455,14 @@ def _results(contents: journal.Contents) -> list[CaseResult]:
     # As the run would have sent them: a case none of whose tests finished
     # is not executed, and so is one that only some of its tests finished.
     for case_id, nodeids in left.items():
+        running = [n for n in nodeids if n in contents.interrupted]
         if case_id not in aggregator:
-            unreached.append(not_executed(case_id, tuple(nodeids), ENDED_BEFORE_THEM))
+            reason = interrupted_while(running) if running else ENDED_BEFORE_THEM
+            unreached.append(not_executed(case_id, tuple(nodeids), reason))
             continue
         for nodeid in nodeids:
-            aggregator.add(not_run(nodeid, case_id, ENDED_BEFORE_IT))
+            reason = INTERRUPTED_IT if nodeid in running else ENDED_BEFORE_IT
+            aggregator.add(not_run(nodeid, case_id, reason))
     return [aggregator.result(case_id) for case_id in aggregator.case_ids()] + unreached
 
 

@@ -534,6 +534,47 @@ def test_upload_sends_the_duration_a_healthy_run_would_have(pytester, hawzu_env)
     assert durations["TCM-1"] == 3
 
 
+def test_upload_says_which_test_ran_when_the_run_was_interrupted(pytester, hawzu_env):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_passes():
+            pass
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_ctrl_c():
+            raise KeyboardInterrupt
+
+        @pytest.mark.hawzu("TCM-3")
+        @pytest.mark.parametrize("n", range(2))
+        def test_params(n):
+            if n == 1:
+                raise KeyboardInterrupt
+        """
+    )
+    # Ctrl-C twice: in a case's only test, and in one of a case's tests.
+    for interrupted in ("TCM-2", "TCM-3"):
+        pytester.path.joinpath("conftest.py").write_text(
+            "def pytest_collection_modifyitems(items):\n"
+            f"    items[:] = [i for i in items if '{interrupted}' in str(i.own_markers)]\n"
+        )
+        # A subprocess: in this one, pytester passes the KeyboardInterrupt on.
+        pytester.runpytest_subprocess(*FAST, timeout=120)
+        healthy = only_execution(hawzu_env)
+        assert "interrupted" in healthy["results"][interrupted]["notes"]
+        hawzu_env.reset()
+
+        hawzu_env.fail_next(503, 10_000, retry_after=60)
+        pytester.runpytest_subprocess(*FAST, "--hawzu-flush-timeout=0.5", timeout=120)
+        hawzu_env.clear_faults()
+        uploaded = upload(pytester, ".hawzu")
+        assert uploaded.ret == 0, uploaded.outlines
+        assert stable(only_execution(hawzu_env)) == stable(healthy)
+        hawzu_env.reset()
+
+
 def test_upload_resends_what_the_run_delivered_harmlessly(pytester, hawzu_env):
     # Hawzu goes down after the first result arrived: the journal keeps
     # everything, the execution exists, and the upload sends it all again.
