@@ -335,13 +335,17 @@ class Reporter:
     def _crashed(self, report: Any) -> None:
         """A crashed worker's test, recorded now when its cases are known: pytest has
         shown it failed, and a later kill -9 must not leave it out of the journal."""
+        if not self._record_crash(report):  # no worker has said yet which cases it covers
+            self.crashed.append(report)
+
+    def _record_crash(self, report: Any) -> bool:
+        """Record the crashed test's outcome; False when its cases are not known."""
         cases = self.recorder.case_ids_of(report) or tuple(
             case_id for case_id, nodeids in self.scope.items() if report.nodeid in nodeids
         )
         if cases:
             self.record(self.recorder.crashed(report, cases, str(report.longrepr)), report)
-        else:  # no worker has said yet which cases its tests cover
-            self.crashed.append(report)
+        return bool(cases)
 
     def _count_unmarked(self, report: pytest.TestReport) -> None:
         """Count each test once: a void attempt (pytest-rerunfailures) is not a test."""
@@ -531,18 +535,10 @@ class Reporter:
         )
 
     def _resolve_crashes(self) -> None:
-        if not self.crashed:
-            return
-        by_test: dict[str, list[str]] = {}
-        for case_id, nodeids in self.scope.items():
-            for nodeid in nodeids:
-                by_test.setdefault(nodeid, []).append(case_id)
         for report in self.crashed:
-            cases = self.recorder.case_ids_of(report) or tuple(by_test.get(report.nodeid, ()))
-            if cases:
-                note = str(report.longrepr)
-                self.record(self.recorder.crashed(report, cases, note), report)
-            elif self.scope_known:
+            if self._record_crash(report):
+                continue
+            if self.scope_known:
                 self.unmarked += 1  # it has no case: it sent no teardown to count it by
             else:
                 self._problem(
