@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from floor import JOURNAL
 from runner import Run, run_pytest
 from suite import Suite, write_suite
 
@@ -39,6 +40,7 @@ FLUSH_TARGET = 1.3
 MEMORY_TARGET_MIB = 30
 XDIST_TARGET = 1.10
 WARM_UP_TESTS = 60  # a suite needs more tests than its 50 shared ones
+FLOOR_PLUGIN = "hawzu_floor"  # benchmarks/floor.py, as the suite's directory holds it
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,13 @@ def check_delivery(sandbox: Sandbox, suite: Suite, label: str) -> None:
         raise DeliveryError(f"{label}: execution left {execution['status']}")
 
 
+def check_floor(suite: Suite) -> None:
+    """The floor did its job: one journal line per test, or its figure means nothing."""
+    lines = (suite.root / JOURNAL).read_text().count("\n")
+    if lines != suite.tests:
+        raise DeliveryError(f"floor: {lines} journal lines, expected {suite.tests}")
+
+
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label).strip("-")
 
@@ -164,23 +173,28 @@ def _sandbox(suite: Suite, rate: float | None = None) -> Sandbox:
 
 def figure_a(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Check]]:
     sandbox = _sandbox(suite)
+    shutil.copy(Path(__file__).with_name("floor.py"), suite.root / f"{FLOOR_PLUGIN}.py")
     try:
         bench = Bench(suite, sandbox, logs)
         bare = Variant("bare pytest (-p no:hawzu)", ["-p", "no:hawzu"], reports=False)
         junit = Variant(
             "pytest --junitxml", ["-p", "no:hawzu", f"--junitxml={logs / 'junit.xml'}"], False
         )
+        floor = Variant("floor (journal only)", ["-p", "no:hawzu", "-p", FLOOR_PLUGIN], False)
         hawzu = Variant(f"hawzu --hawzu-rate={FAST_RATE}", bench.hawzu_args(FAST_RATE), True)
         default = Variant("hawzu, default --hawzu-rate", bench.hawzu_args(None), True)
-        s = bench.measure([bare, junit, hawzu, default], repeat)
+        variants = [bare, junit, floor, hawzu, default]
+        s = bench.measure(variants, repeat)
     finally:
         sandbox.stop()
-    b, j, h, d = (s[v.label] for v in (bare, junit, hawzu, default))
-    lines = _time_lines(f"(a) {_tests(suite)}, loopback sandbox", [bare, junit, hawzu, default], s)
+    check_floor(suite)
+    b, j, f, h, d = (s[v.label] for v in variants)
+    lines = _time_lines(f"(a) {_tests(suite)}, loopback sandbox", variants, s)
     checks = [
         _ratio_check("(a) hawzu / bare", h.seconds / b.seconds, TIME_TARGET),
         Check("(a) hawzu / junitxml", f"{h.seconds / j.seconds:.3f} x", "", None),
         Check("(a) junitxml / bare", f"{j.seconds / b.seconds:.3f} x", "", None),
+        Check("(a) floor / bare", f"{f.seconds / b.seconds:.3f} x", "", None),
         Check("(a) hawzu CPU / bare CPU", f"{h.cpu / b.cpu:.3f} x", "", None),
         Check("(a) default rate / bare", f"{d.seconds / b.seconds:.3f} x", "", None),
     ]
