@@ -27,13 +27,22 @@ from pytest_hawzu.settings import (
     MAX_TIMEOUT,
     MIN_RATE,
     MIN_TIMEOUT,
+    TITLE_ENV,
     TOKEN_ENV,
     check_url,
     shown_url,
 )
-from pytest_hawzu.startup import UNUSABLE_TOKEN, Plan, describe, open_execution, unusable_token
+from pytest_hawzu.startup import (
+    UNUSABLE_TOKEN,
+    Plan,
+    describe,
+    naming,
+    open_execution,
+    unusable_token,
+)
+from pytest_hawzu.text import hiding
 from pytest_hawzu.throttle import Throttle
-from pytest_hawzu.title import fit_title
+from pytest_hawzu.title import DEFAULT_TITLE, TemplateError, validate
 
 USAGE_ERROR = 2
 URL_ENV = "HAWZU_URL"
@@ -134,7 +143,12 @@ def _execution_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     create = actions.add_parser("create", help="Create an execution and print its ID")
     create.add_argument("--release", required=True, help="Release ID or name")
     create.add_argument("--project", default=os.environ.get("HAWZU_PROJECT"))
-    create.add_argument("--title", default="pytest", help="Execution title")
+    create.add_argument(
+        "--title",
+        metavar="TEMPLATE",
+        help=f"Execution title, a template as --hawzu-title takes (default: {TITLE_ENV}, "
+        "else the plugin's)",
+    )
     create.add_argument("--key", help="Idempotency key: the same key gives the same execution")
     create.add_argument("--url", default=None)
     _transport_options(create)
@@ -225,14 +239,14 @@ def _run_create(args: argparse.Namespace) -> int:
         raise CliError("--release must not be empty")
     if args.project is not None:
         _text(args.project, "--project")
-    title = _text(args.title, "--title").strip()
-    if not title:
-        raise CliError("--title must not be empty")
+    template = _title_template(args.title)
     client, retrier = _connect(args)
+    name, description = naming(template, args.release, hiding(_token()))
     plan = Plan(
         release=args.release,
         project=args.project,
-        title=fit_title(title),
+        title=name,
+        description=description,
         idempotency_key=key,
     )
     try:
@@ -242,6 +256,23 @@ def _run_create(args: argparse.Namespace) -> int:
         return 1
     print(execution.id)
     return 0
+
+
+def _title_template(given: str | None) -> str:
+    """The title template, checked: --title, else HAWZU_TITLE (as a session
+    reads it), else the plugin's default."""
+    if given is not None:
+        template, name = _text(given, "--title"), "--title"
+        if not template.strip():
+            raise CliError("--title must not be empty")
+    else:
+        template, name = os.environ.get(TITLE_ENV) or DEFAULT_TITLE, TITLE_ENV
+        _text(template, TITLE_ENV)
+    try:
+        validate(template)
+    except TemplateError as exc:
+        raise CliError(f"{name}: {exc}") from None
+    return template
 
 
 def _run_complete(args: argparse.Namespace) -> int:

@@ -7,22 +7,18 @@ the xdist controller. Workers never talk to Hawzu.
 from __future__ import annotations
 
 import functools
-import os
-import platform
-import socket
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_hawzu import answers, ci, title
+from pytest_hawzu import answers, title
 from pytest_hawzu.aggregate import (
     ENDED_BEFORE_IT,
     ENDED_BEFORE_THEM,
@@ -47,6 +43,7 @@ from pytest_hawzu.startup import (
     Plan,
     StartupError,
     describe,
+    naming,
     open_execution,
     unusable_token,
 )
@@ -146,22 +143,12 @@ class Reporter:
 
     def _plan(self, url: str) -> Plan:
         s = self.settings
-        found = title.fields(
-            ci.detect(os.environ),
-            release=s.release or "",
-            now=datetime.now().astimezone(),
-            host=socket.gethostname(),
-            python=platform.python_version(),
-            pytest_version=pytest.__version__,
-        )
-        # Hidden before rendering, which cuts to fit: a cut could keep part of the token.
-        values = {name: hide(value, self.secret) for name, value in found.items()}
-        template = hide(s.title or title.DEFAULT_TITLE, self.secret)
+        name, description = naming(s.title or title.DEFAULT_TITLE, s.release or "", self.secret)
         return Plan(
             release=s.release,
             project=s.project,
-            title=title.render_title(template, values),
-            description=title.render_description(values),
+            title=name,
+            description=description,
             # Every created execution carries a key, so a retried POST never makes two.
             idempotency_key=None
             if s.execution

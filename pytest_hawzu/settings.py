@@ -31,6 +31,7 @@ from pytest_hawzu.model import Status
 from pytest_hawzu.text import hiding, valid
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
+TITLE_ENV = "HAWZU_TITLE"  # also read by `hawzu execution create`
 # Set by a reporting session for every process it starts. A pytest that one of
 # its tests runs (pytester, a subprocess) inherits HAWZU_RELEASE too, and must
 # not open an execution of its own on its strength.
@@ -94,7 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Execution title template; fields such as {date}, {time}, {branch}, {commit}, {build}",
         option="--hawzu-title",
         metavar="TEMPLATE",
-        env="HAWZU_TITLE",
+        env=TITLE_ENV,
         ini="hawzu_title",
     ),
     Setting(

@@ -6,10 +6,17 @@ failed and what to do about it.
 
 from __future__ import annotations
 
+import os
+import platform
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeVar
 
+import pytest
+
+from pytest_hawzu import ci, title
 from pytest_hawzu.client import (
     RELEASE_LOCKED,
     ApiError,
@@ -21,6 +28,7 @@ from pytest_hawzu.client import (
 )
 from pytest_hawzu.retry import DEADLINE_REACHED, GaveUp
 from pytest_hawzu.settings import TOKEN_ENV
+from pytest_hawzu.text import hide
 
 T = TypeVar("T")
 
@@ -68,6 +76,22 @@ class Plan:
     description: str = ""
     idempotency_key: str | None = None
     execution: str | None = None
+
+
+def naming(template: str, release: str, secret: str) -> tuple[str, str]:
+    """Title and description of an execution started here and now: a session and
+    `hawzu execution create` give the same, from the CI, the host and the versions."""
+    found = title.fields(
+        ci.detect(os.environ),
+        release=release,
+        now=datetime.now().astimezone(),
+        host=socket.gethostname(),
+        python=platform.python_version(),
+        pytest_version=pytest.__version__,
+    )
+    # Hidden before rendering, which cuts to fit: a cut could keep part of the token.
+    values = {name: hide(value, secret) for name, value in found.items()}
+    return title.render_title(hide(template, secret), values), title.render_description(values)
 
 
 def open_execution(

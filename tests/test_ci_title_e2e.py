@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from pytest_hawzu import cli
 from tests.conftest import FAST, only_execution
 
 SHA = "3f2c1d0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e"
@@ -117,3 +118,73 @@ def test_a_token_cut_to_fit_the_title_leaves_no_part_of_it(pytester, hawzu_env, 
         execution["description"].endswith("?token=***")
         or "?token=***\n" in (execution["description"])
     )
+
+
+# -- `hawzu execution create`: the same title and description as a session ----------
+
+
+def create(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(["execution", "create", "--release", "1.4.0", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.usefixtures("github")
+def test_a_created_execution_is_titled_and_described_as_a_session_would(
+    pytester, hawzu_env, capsys
+):
+    code, _, err = create(capsys)
+    pytester.makepyfile(test_one=ONE)
+    pytester.runpytest(*FAST)
+
+    assert code == 0, err
+    created, session = hawzu_env.executions()
+    pattern = r"pytest \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · main@3f2c1d0 · github #1234"
+    assert re.fullmatch(pattern, created["title"]), created["title"]
+    # Line for line, but for the minute each was started.
+    assert _but_started(created["description"]) == _but_started(session["description"])
+    assert created["description"].startswith("pytest run on GitHub Actions build #1234\n")
+
+
+def _but_started(description: str) -> list[str]:
+    return [line for line in description.splitlines() if not line.startswith("Started: ")]
+
+
+@pytest.mark.usefixtures("github")
+def test_create_renders_a_title_template(hawzu_env, capsys):
+    code, _, err = create(capsys, "--title", "nightly {release} {{{branch}}} · {run}")
+    assert code == 0, err
+    assert only_execution(hawzu_env)["title"] == "nightly 1.4.0 {main} · github #1234"
+
+
+def test_create_takes_the_title_template_from_hawzu_title(hawzu_env, capsys, monkeypatch):
+    monkeypatch.setenv("HAWZU_TITLE", "from the environment · {release} · {run}")
+    code, _, err = create(capsys)
+    assert code == 0, err
+    # Outside CI {run} is empty, and its segment goes with it.
+    assert only_execution(hawzu_env)["title"] == "from the environment · 1.4.0"
+
+
+def test_create_refuses_a_bad_template_in_one_line_before_asking_hawzu(hawzu_env, capsys):
+    code, out, err = create(capsys, "--title", "CI {nope}")
+    assert (code, out) == (2, "")
+    assert err.startswith("hawzu: error: --title: invalid title template: unknown field '{nope}';")
+    assert err.count("\n") == 1
+    assert hawzu_env.requests() == []
+
+
+def test_create_names_hawzu_title_when_it_is_the_bad_template(hawzu_env, capsys, monkeypatch):
+    monkeypatch.setenv("HAWZU_TITLE", "{0}")
+    code, _, err = create(capsys)
+    assert code == 2
+    assert err.startswith("hawzu: error: HAWZU_TITLE: invalid title template: positional field")
+
+
+def test_create_hides_the_token_a_ci_variable_holds(hawzu_env, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_REF_NAME", f"leak-{hawzu_env.token}")
+    code, _, err = create(capsys, "--title", "{branch}")
+    assert code == 0, err
+    execution = only_execution(hawzu_env)
+    assert hawzu_env.token not in execution["title"] + execution["description"]
+    assert execution["title"] == "leak-***"
