@@ -16,6 +16,7 @@ from pytest_hawzu.client import HawzuClient, TransportError
 from pytest_hawzu.deadline import within
 from pytest_hawzu.model import CaseResult, Status
 from pytest_hawzu.sandbox import Sandbox
+from tests.conftest import FAST, only_execution, statuses
 
 
 def test_a_socket_guard_raising_its_own_exception_is_a_transport_error(sb: Sandbox) -> None:
@@ -82,3 +83,42 @@ def test_a_patched_os_write_sees_no_journal_write(tmp_path: Path) -> None:
     live.close(delivered=False)
     records = [json.loads(line) for line in live.path.read_text().splitlines()]
     assert {"type": "note", "text": "kept whole"} in records
+
+
+FORKS = """
+import multiprocessing
+import os
+
+import pytest
+
+
+def child(queue):
+    queue.put(os.getpid())
+
+
+@pytest.mark.hawzu("TCM-1")
+def test_forks_with_multiprocessing():
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    process.join()
+    assert process.exitcode == 0 and queue.get(timeout=10) == process.pid
+
+
+@pytest.mark.hawzu("TCM-2")
+def test_forks_itself():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+"""
+
+
+def test_a_test_that_forks_while_the_sender_runs_passes_under_w_error(pytester, hawzu_env):
+    # Python 3.12+ warns about forking a process with threads (the sender is
+    # one) and does not raise even where warnings are errors: nothing fails.
+    pytester.makepyfile(test_forks=FORKS)
+    result = pytester.runpytest(*FAST, "-W", "error::DeprecationWarning")
+    result.assert_outcomes(passed=2)
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
