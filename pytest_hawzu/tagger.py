@@ -49,6 +49,7 @@ class Tagger:
         self.on_items = on_items
         self._unsent_scope: str | None = None
         self._collected = False
+        self._planned = False
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -132,10 +133,21 @@ class Tagger:
             scope = pack_scope(plan_scope(session.items))
             workeroutput[SCOPE_KEY] = scope
             self._unsent_scope = scope
-        elif self.on_items is not None:
+        else:
+            self._planned = True
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        # Not at collection_finish: pytest checks the ini file (--strict-config)
+        # after it, and an unknown key stops the run with a usage error before
+        # any test, as a mistyped path does. A plan made before that would open
+        # an execution of cases "not executed" for a run that never started.
+        if self._planned and self.on_items is not None:
             # The reporter is in this process: it reads the items themselves
             # when it needs them, rather than holding a copy for the whole run.
             self.on_items(session.items)
+        return result
 
 
 def plan_scope(items: Sequence[pytest.Item]) -> dict[str, list[str]]:

@@ -99,6 +99,19 @@ def test_a_session_with_nothing_to_report_opens_no_execution(pytester, hawzu_env
         result.stdout.fnmatch_lines(["no execution: no result to report"])
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+def test_a_session_stopped_by_an_unknown_ini_key_opens_no_execution(pytester, hawzu_env, xdist):
+    # --strict-config (or pytest 9's strict) checks the ini file once collection
+    # is over, and stops the run with a usage error: no test runs, as for a
+    # mistyped path, so no execution of cases "not executed" either.
+    pytester.makeini("[pytest]\naddopts = --strict-config\nasyncio_mode = auto\n")
+    result = run(pytester, "--hawzu-release=1.4.0", *xdist)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Unknown config option: asyncio_mode*"])
+    assert hawzu_env.executions() == []
+    assert not list((pytester.path / ".hawzu").glob("*.jsonl"))
+
+
 def test_cache_show_reports_nothing(pytester, hawzu_env):
     result = pytester.runpytest("--hawzu-release=1.4.0", "--cache-show")
     assert result.ret == pytest.ExitCode.OK
