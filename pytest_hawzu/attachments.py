@@ -47,6 +47,8 @@ ATTACHER = pytest.StashKey["Attacher"]()
 SUBDIR = "attachments"
 _PENDING = pytest.StashKey[list[dict[str, Any]]]()
 _FAILED = pytest.StashKey[bool]()
+# The files of an attempt's teardown report, until the test is set up again.
+_TORN_DOWN = pytest.StashKey[list[dict[str, Any]]]()
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-\[\]]+")
 # Captured output of a test, by attachment suffix and report section prefix.
 CAPTURED = (("stdout", "Captured stdout"), ("stderr", "Captured stderr"), ("log", "Captured log"))
@@ -89,12 +91,16 @@ class Attacher:
 
     def collect(self, item: pytest.Item, report: pytest.TestReport) -> list[dict[str, Any]]:
         """The entries to put on this phase report, adding captured output when due."""
+        if report.when == "setup" and _TORN_DOWN in item.stash:
+            _forget_void_attempt(item)
         if self.mode != "none":
             self._captured(item, report)
         if _PENDING not in item.stash:
             return []
         pending = item.stash[_PENDING]
         del item.stash[_PENDING]
+        if report.when == "teardown":
+            item.stash[_TORN_DOWN] = pending
         return pending
 
     def _captured(self, item: pytest.Item, report: pytest.TestReport) -> None:
@@ -252,6 +258,15 @@ class Inbox:
         """The session ends: tests that never finished get no attachments."""
         for nodeid in list(self._entries):
             self.drop(nodeid)
+
+
+def _forget_void_attempt(item: pytest.Item) -> None:
+    # A test set up again is rerun (pytest-rerunfailures): its last attempt is
+    # void. Version 14 never logs such an attempt's teardown report, so no
+    # controller drops the files on it; removing them twice does no harm.
+    for entry in item.stash[_TORN_DOWN]:
+        _remove(entry)
+    del item.stash[_TORN_DOWN]
 
 
 def _remove(entry: dict[str, Any]) -> None:

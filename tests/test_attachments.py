@@ -558,6 +558,50 @@ def test_flaky(hawzu_attach, tmp_path_factory):
     assert spooled(pytester) == []
 
 
+def test_a_void_attempt_without_a_teardown_report_attaches_nothing(pytester, hawzu_env):
+    # pytest-rerunfailures 14 logs a void attempt's reports up to the one it
+    # reruns for and no teardown report: the conftest does as it does.
+    pytester.makeconftest(
+        """
+import pytest
+from _pytest.runner import runtestprotocol
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    for last in (False, True):
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for report in runtestprotocol(item, nextitem=nextitem, log=False):
+            if report.failed and not last:
+                report.outcome = "rerun"
+            item.ihook.pytest_runtest_logreport(report=report)
+            if report.outcome == "rerun":
+                break
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        if report.outcome != "rerun":
+            return True
+    return True
+"""
+    )
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_flaky(hawzu_attach, tmp_path_factory):
+    marker = tmp_path_factory.getbasetemp() / "tried"
+    first = not marker.exists()
+    marker.touch()
+    hawzu_attach(b"x", name="first.txt" if first else "second.txt")
+    print("attempt", "first" if first else "second")  # a failure's output is kept
+    assert not first
+"""
+    )
+    result = pytester.runpytest(*FAST)
+    result.stdout.fnmatch_lines(["*1 passed*"])
+    assert attached(hawzu_env, "TCM-1") == {"second.txt": b"x"}
+    assert spooled(pytester) == []
+
+
 LATE = """
 import pytest
 
