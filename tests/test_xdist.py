@@ -9,10 +9,12 @@ example because a reporter was registered there too) fails these tests.
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from pytest_hawzu import journal
 from pytest_hawzu.tagger import pack_scope, unpack_scope
@@ -361,8 +363,20 @@ TWICE_ARGS = ("--hawzu-release=1.4.0", *LEAN, "--keep-duplicates", "test_twice.p
 FIRST = "test_twice.py::test_first"
 
 
+# pytest-xdist 3.5 runs a worker's next test before -x stops it: pytest then
+# counts the second copy as run and passed, and so does Hawzu.
+XDIST_STOPS_AT_ONCE = pytest.mark.skipif(
+    Version(version("pytest-xdist")) < Version("3.6"),
+    reason="pytest-xdist 3.5 runs one more test after -x",
+)
+
+
 @pytest.mark.parametrize("stop", [["-x"], ["--maxfail=1"]])
-@pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "1"]], ids=["no-xdist", "n1"])
+@pytest.mark.parametrize(
+    "xdist",
+    [["-p", "no:xdist"], pytest.param(["-n", "1"], marks=XDIST_STOPS_AT_ONCE)],
+    ids=["no-xdist", "n1"],
+)
 def test_a_copy_of_a_test_a_stopped_run_never_reached_is_not_executed(
     pytester, hawzu_env, guarded, stop, xdist
 ):
@@ -520,7 +534,10 @@ def test_a_run_interrupted_while_collecting_reports_nothing(pytester, hawzu_env,
     result = pytester.runpytest(
         "--hawzu-release=1.4.0", "-k", "test_b", *xdist, no_reraise_ctrlc=True
     )
-    assert result.ret == pytest.ExitCode.INTERRUPTED
+    # Before pytest 8.2 a worker's Ctrl-C while collecting is a collection error.
+    interrupted = "no:xdist" in xdist or pytest.version_tuple >= (8, 2)
+    expected = pytest.ExitCode.INTERRUPTED if interrupted else pytest.ExitCode.TESTS_FAILED
+    assert result.ret == expected
     assert hawzu_env.executions() == []
 
 
