@@ -869,8 +869,11 @@ def test_slows_hawzu_down_after_the_first_result():
 """
     )
     result = run(pytester, "--hawzu-flush-timeout=3", "--hawzu-timeout=30", subprocess=True)
-    result.stdout.fnmatch_lines(["Hawzu: completing execution * failed: *"])
-    assert only_execution(hawzu_env)["status"] != "COMPLETED"
+    # Its last read waited only what was left of the 3 s, under the 2 s the
+    # sandbox takes: the sandbox may still complete it after pytest exits.
+    result.stdout.fnmatch_lines(
+        ["Hawzu: completing execution * failed: *PATCH /executions/*: ReadTimeout:*"]
+    )
     assert len(journals(pytester)) == 1  # hawzu upload completes it later
 
 
