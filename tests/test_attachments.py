@@ -537,9 +537,8 @@ def test_attachments_of_a_test_that_never_finished_leave_no_copy(pytester, hawzu
         assert spooled(pytester) == []
 
 
-def test_only_the_final_attempt_of_a_rerun_attaches(pytester, hawzu_env):
-    pytester.makepyfile(
-        """
+# Fails on its first attempt and passes on the next, attaching a file in each.
+FLAKY = """
 import pytest
 
 @pytest.mark.hawzu("TCM-1")
@@ -548,10 +547,13 @@ def test_flaky(hawzu_attach, tmp_path_factory):
     first = not marker.exists()
     marker.touch()
     hawzu_attach(b"x", name="first.txt" if first else "second.txt")
-    print("attempt", "first" if first else "second")
+    print("attempt", "first" if first else "second")  # a failure's output is kept
     assert not first
 """
-    )
+
+
+def test_only_the_final_attempt_of_a_rerun_attaches(pytester, hawzu_env):
+    pytester.makepyfile(FLAKY)
     result = pytester.runpytest(*FAST, "--reruns", "1")
     result.stdout.fnmatch_lines(["*1 passed, 1 rerun*"])
     assert attached(hawzu_env, "TCM-1") == {"second.txt": b"x"}
@@ -582,20 +584,7 @@ def pytest_runtest_protocol(item, nextitem):
     return True
 """
     )
-    pytester.makepyfile(
-        """
-import pytest
-
-@pytest.mark.hawzu("TCM-1")
-def test_flaky(hawzu_attach, tmp_path_factory):
-    marker = tmp_path_factory.getbasetemp() / "tried"
-    first = not marker.exists()
-    marker.touch()
-    hawzu_attach(b"x", name="first.txt" if first else "second.txt")
-    print("attempt", "first" if first else "second")  # a failure's output is kept
-    assert not first
-"""
-    )
+    pytester.makepyfile(FLAKY)
     result = pytester.runpytest(*FAST)
     result.stdout.fnmatch_lines(["*1 passed*"])
     assert attached(hawzu_env, "TCM-1") == {"second.txt": b"x"}
