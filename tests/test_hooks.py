@@ -608,7 +608,7 @@ def test_a_hook_s_multi_line_error_is_one_line(pytester, hawzu_env, monkeypatch,
 
 
 def test_pytest_exit_in_a_hook_at_the_end_stops_with_its_code_after_reporting(pytester, hawzu_env):
-    """The execution is announced during the end-of-session flush in a short run."""
+    """The execution is announced during the end-of-session flush."""
     pytester.makeconftest(
         """
 import pytest
@@ -618,6 +618,9 @@ def pytest_hawzu_execution_created(execution):
 """
     )
     pytester.makepyfile(test_two=TWO)
+    # Three start-up requests of 0.3 s each: the two tests are over long before
+    # the execution opens. (Opened while tests run, the exit is pytest's own.)
+    hawzu_env.set_latency(0.3)
     result = pytester.runpytest(*FAST)
     assert result.ret == 3
     assert "internal error" not in result.stdout.str()
