@@ -66,6 +66,10 @@ class Samples:
         return self.median(lambda r: r.cpu)
 
     @property
+    def server_cpu(self) -> float:
+        return self.median(lambda r: r.server_cpu)
+
+    @property
     def rss_mib(self) -> float:
         return self.median(lambda r: r.max_rss_kib / 1024)
 
@@ -197,6 +201,7 @@ def figure_a(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
         Check("(a) floor / bare", f"{f.seconds / b.seconds:.3f} x", "", None),
         Check("(a) hawzu CPU / bare CPU", f"{h.cpu / b.cpu:.3f} x", "", None),
         Check("(a) default rate / bare", f"{d.seconds / b.seconds:.3f} x", "", None),
+        Check("(a) sandbox CPU per hawzu run", f"{h.server_cpu:.2f} s", "", None),
     ]
     return lines, checks
 
@@ -253,8 +258,12 @@ def figure_d(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
     finally:
         sandbox.stop()
     lines = _time_lines(f"(d) {_tests(suite)}, pytest-xdist -n 2", [bare, hawzu], s)
-    ratio = s[hawzu.label].seconds / s[bare.label].seconds
-    return lines, [_ratio_check("(d) hawzu -n 2 / bare -n 2", ratio, XDIST_TARGET)]
+    h = s[hawzu.label]
+    ratio = h.seconds / s[bare.label].seconds
+    return lines, [
+        _ratio_check("(d) hawzu -n 2 / bare -n 2", ratio, XDIST_TARGET),
+        Check("(d) sandbox CPU per hawzu run", f"{h.server_cpu:.2f} s", "", None),
+    ]
 
 
 def _tests(suite: Suite) -> str:

@@ -21,6 +21,9 @@ _PASSED = re.compile(r"\b(\d+) passed\b")
 class Run:
     seconds: float  # wall time, interpreter start-up included
     cpu: float  # user + system seconds of pytest and its children (xdist workers)
+    # This process's CPU seconds meanwhile: it only waits, so this is the
+    # in-process sandbox answering the run, which shares the machine's cores.
+    server_cpu: float
     max_rss_kib: int  # largest resident set of pytest or any of its children
     passed: int
     output: str
@@ -52,12 +55,14 @@ def run_pytest(cwd: Path, args: list[str], log: Path, *, bytecode: bool = False)
     cmd = [sys.executable, "-m", "pytest", *COMMON, *args]
     # Output goes to a file: a pipe nobody reads while we sit in wait4 would block pytest.
     with log.open("w") as out:
+        before = os.times()
         started = time.perf_counter()
         proc = subprocess.Popen(
             cmd, cwd=cwd, env=environment(bytecode=bytecode), stdout=out, stderr=subprocess.STDOUT
         )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        after = os.times()
     proc.returncode = os.waitstatus_to_exitcode(status)
     output = log.read_text()
     if proc.returncode != 0:
@@ -66,6 +71,7 @@ def run_pytest(cwd: Path, args: list[str], log: Path, *, bytecode: bool = False)
     return Run(
         seconds=seconds,
         cpu=usage.ru_utime + usage.ru_stime,
+        server_cpu=(after.user + after.system) - (before.user + before.system),
         max_rss_kib=usage.ru_maxrss,  # KiB on Linux
         passed=int(found[-1]) if found else 0,
         output=output,
