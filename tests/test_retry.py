@@ -65,7 +65,7 @@ def setup(
     policy: RetryPolicy | None = None, rate: float = 1000.0, abort_after: int | None = None
 ) -> tuple[Retrier, FakeTime]:
     time = FakeTime(abort_after)
-    throttle = Throttle(rate, clock=time.monotonic, wall=time.wall)
+    throttle = Throttle(rate, clock=time.monotonic, wall=time.wall, margin=0.0)
     retrier = Retrier(
         throttle,
         policy or RetryPolicy(),
@@ -383,7 +383,7 @@ def test_500_pauses_only_its_own_call() -> None:
 
 def test_no_caller_starts_before_a_429s_retry_after() -> None:
     time = FakeTime()
-    throttle = Throttle(1.0, burst=1, clock=time.monotonic, wall=time.wall)
+    throttle = Throttle(1.0, burst=1, clock=time.monotonic, wall=time.wall, margin=0.0)
 
     def retrier() -> Retrier:
         return Retrier(
@@ -410,7 +410,7 @@ def test_no_caller_starts_before_a_429s_retry_after() -> None:
 
 def test_a_pause_that_begins_while_waiting_for_a_slot_is_honoured() -> None:
     time = FakeTime()
-    throttle = Throttle(1.0, burst=1, clock=time.monotonic, wall=time.wall)
+    throttle = Throttle(1.0, burst=1, clock=time.monotonic, wall=time.wall, margin=0.0)
     throttle.reserve()  # someone else sends now; our slot is at 1.0
     retrier = Retrier(throttle, RetryPolicy(), sleep=time.sleep, clock=time.monotonic)
     # While we wait for that slot, another caller meets a 429 with Retry-After: 7.

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_hawzu.client import RATE_LIMIT_REMAINING, RATE_LIMIT_RESET
-from pytest_hawzu.throttle import MAX_RESET_AHEAD, Throttle, header
+from pytest_hawzu.throttle import MAX_RESET_AHEAD, PACE_MARGIN, Throttle, header
 
 EPOCH = 1_796_412_600.0  # wall-clock time when the fake monotonic clock reads 0
 
@@ -27,9 +27,13 @@ class FakeClock:
         return EPOCH + self.now
 
 
-def make(rate: float = 5.0, burst: int | None = None) -> tuple[Throttle, FakeClock]:
+def make(
+    rate: float = 5.0, burst: int | None = None, margin: float = 0.0
+) -> tuple[Throttle, FakeClock]:
+    """Paced at exactly `rate` unless told otherwise: the margin has tests of its own."""
     clock = FakeClock()
-    return Throttle(rate, clock=clock.monotonic, wall=clock.wall, burst=burst), clock
+    throttle = Throttle(rate, clock=clock.monotonic, wall=clock.wall, burst=burst, margin=margin)
+    return throttle, clock
 
 
 def send(throttle: Throttle, clock: FakeClock) -> float:
@@ -80,6 +84,28 @@ def test_partial_refill() -> None:
     throttle.reserve()
     clock.now = 1.0  # one slot back
     assert [throttle.reserve() for _ in range(2)] == [0.0, 1.0]
+
+
+def test_paced_a_little_under_the_configured_rate() -> None:
+    """A server whose budget refills at exactly the rate is never left a fraction
+    short of a token by a request that arrives a little early."""
+    throttle, clock = make(rate=2.0, burst=1, margin=PACE_MARGIN)
+    starts = [send(throttle, clock) for _ in range(3)]
+    assert starts == pytest.approx([0.0, 0.5 / (1 - PACE_MARGIN), 1.0 / (1 - PACE_MARGIN)])
+    assert 0 < PACE_MARGIN <= 0.05  # under the rate, by little
+
+
+def test_the_margin_holds_under_rate_limit_headers_too() -> None:
+    throttle, clock = make(rate=2.0, burst=2, margin=PACE_MARGIN)
+    throttle.observe(limits(remaining=5, reset=EPOCH + 30))
+    starts = [send(throttle, clock) for _ in range(4)]
+    assert starts[3] - starts[2] == pytest.approx(0.5 / (1 - PACE_MARGIN))
+
+
+@pytest.mark.parametrize("margin", [-0.1, 1.0, 2.0])
+def test_margin_must_be_a_fraction(margin: float) -> None:
+    with pytest.raises(ValueError, match="margin"):
+        Throttle(1.0, margin=margin)
 
 
 @pytest.mark.parametrize("rate", [0.0, -1.0, float("nan"), float("inf")])
@@ -318,6 +344,27 @@ def test_the_reset_is_read_against_the_servers_clock_when_it_says_the_time(skew:
         {**limits(remaining=0, reset=server_now + 12), "Date": formatdate(server_now, usegmt=True)}
     )
     assert throttle.paused_until == clock.now + 12.0
+
+
+def test_a_clock_within_the_dates_second_reads_it_finer() -> None:
+    """The Date header counts whole seconds: a clock inside that second is the
+    same time read to a finer grain, and waits no longer than the server meant
+    (at 1 request/s the sandbox paced one per 2 s by the truncated Date)."""
+    throttle, clock = make(rate=5.0)
+    clock.now = 100.7  # this machine: EPOCH + 100.7; the server's Date: EPOCH + 100
+    date = formatdate(EPOCH + 100, usegmt=True)
+    throttle.observe({**limits(remaining=0, reset=EPOCH + 101), "Date": date})
+    assert throttle.paused_until == pytest.approx(101.0)
+
+
+@pytest.mark.parametrize("ahead", [-0.2, 1.0, 1.5])
+def test_a_clock_outside_the_dates_second_waits_by_the_date(ahead: float) -> None:
+    """Outside that second the clocks disagree: the server's is the one that counts."""
+    throttle, clock = make(rate=5.0)
+    clock.now = 100.0 + ahead
+    date = formatdate(EPOCH + 100, usegmt=True)
+    throttle.observe({**limits(remaining=0, reset=EPOCH + 101), "Date": date})
+    assert throttle.paused_until == pytest.approx(clock.now + 1.0)
 
 
 def test_a_date_without_a_zone_is_utc_whatever_the_local_zone(
