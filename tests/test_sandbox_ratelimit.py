@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
@@ -49,14 +48,16 @@ def test_headers_describe_the_bucket() -> None:
     assert bucket.check("t").headers == {
         "X-RateLimit-Limit": "4",
         "X-RateLimit-Remaining": "3",
-        "X-RateLimit-Reset": str(math.ceil(START)),  # tokens left: the next request may go now
+        "X-RateLimit-Reset": f"{START:.3f}",  # tokens left: the next request may go now
     }
     for _ in range(3):
         bucket.check("t")
     refused = bucket.check("t")
     assert not refused.allowed
     assert refused.headers["X-RateLimit-Remaining"] == "0"
-    assert refused.headers["X-RateLimit-Reset"] == str(int(START) + 1)
+    # When the next token is whole, to the millisecond: a whole second would
+    # hold a client pacing at 1 request/s to one every 2 s.
+    assert refused.headers["X-RateLimit-Reset"] == f"{START + 0.25:.3f}"
     assert refused.headers["Retry-After"] == "1"
 
 
@@ -66,7 +67,7 @@ def test_retry_after_in_seconds_rounds_up() -> None:
     refused = bucket.check("t")
     assert refused.headers["Retry-After"] == "4"
     assert refused.headers["X-RateLimit-Limit"] == "1"
-    assert refused.headers["X-RateLimit-Reset"] == str(int(START) + 4)
+    assert refused.headers["X-RateLimit-Reset"] == f"{START + 4:.3f}"
 
 
 def test_retry_after_as_an_http_date() -> None:
@@ -202,7 +203,7 @@ def test_the_date_header_is_on_the_sandbox_clock(
     date = parsedate_to_datetime(refused.headers["Date"]).timestamp()
     assert date == START + 3600
     assert parsedate_to_datetime(refused.headers["Retry-After"]).timestamp() == date + 2
-    assert int(refused.headers["X-RateLimit-Reset"]) == date + 2
+    assert float(refused.headers["X-RateLimit-Reset"]) == START + 3601.5
 
 
 def test_no_headers_and_no_retry_after(limited: Sandbox, api: Api) -> None:

@@ -203,12 +203,14 @@ class RateLimiter:
     def _limit_headers(self, bucket: _Bucket, now: float, rate: float) -> dict[str, str]:
         # Reset is when the next request will be let through: for a token bucket
         # that is the next whole token, not the moment the bucket is full again,
-        # which would keep a client that waits for it idle for no reason.
+        # which would keep a client that waits for it idle for no reason. To the
+        # millisecond: rounded up to a whole second, a bucket of one token held
+        # a client pacing at 1 request/s to one request every 2 s.
         next_at = now + max(0.0, 1.0 - bucket.tokens) / rate
         return {
             "X-RateLimit-Limit": str(math.floor(self.capacity)),
             "X-RateLimit-Remaining": str(math.floor(bucket.tokens)),
-            "X-RateLimit-Reset": str(math.ceil(next_at)),
+            "X-RateLimit-Reset": f"{next_at:.3f}",
         }
 
     def _retry_after(self, bucket: _Bucket, now: float, rate: float) -> dict[str, str]:
