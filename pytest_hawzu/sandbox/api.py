@@ -146,7 +146,7 @@ class Api:
         return 200, self.store.complete(args[0], base)
 
     def post_results(self, request: Request, args: list[str], base: str) -> Answer:
-        self.store.execution(args[0], base)
+        self.store.check_exists(args[0])  # 404 before a bad body's 400, as before
         items = parse_results_batch(_json_body(request))
         return 200, self.store.post_results(args[0], items)
 

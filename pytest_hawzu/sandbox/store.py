@@ -198,6 +198,11 @@ class Store:
                 execution.completed_at = _iso(self._clock())
             return self._view(execution, base_url)
 
+    def check_exists(self, execution_id: str) -> None:
+        """404 for an unknown execution, without summing up a known one's results."""
+        with self._lock:
+            self._execution(execution_id)
+
     def check_writable(self, execution_id: str) -> None:
         """404 or 409 before the body is even looked at, as the real service would."""
         with self._lock:
