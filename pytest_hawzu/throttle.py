@@ -26,8 +26,9 @@ MAX_RESET_AHEAD = 3600.0
 # refills at exactly that rate is left a fraction short of a token by any
 # request that arrives a few milliseconds early; it then says no budget is
 # left until its next whole second (X-RateLimit-Reset), or refuses outright.
-# Paced at exactly 2 requests/s, a session's 55 requests to the sandbox took
-# 34 s; 2 % under, 28 s.
+# Against a sandbox that gave its reset in whole seconds, a session's 55
+# requests at 2 requests/s took 34 s paced at exactly the rate, 28 s at 2 %
+# under.
 PACE_MARGIN = 0.02
 
 
@@ -47,8 +48,9 @@ def server_time(headers: Mapping[str, str], wall: float) -> float:
     against it, a client clock that is off (a skewed CI host, a test faking
     time.time) waits as long as the server meant. The Date header counts
     whole seconds, truncated: a `wall` inside that second agrees with it and
-    is the finer reading (a rate of 1 request/s waited 2 s per request by the
-    Date alone); outside it, the clocks disagree and the Date counts.
+    is the finer reading (read against the Date alone, a reset waited up to a
+    second longer than meant); outside it, the clocks disagree and the Date
+    counts.
     """
     value = header(headers, "Date")
     moment = None if value is None else http_date(value)
