@@ -48,6 +48,7 @@ from pytest_hawzu.startup import (
     unusable_token,
 )
 from pytest_hawzu.status import StatusTable
+from pytest_hawzu.stopping import sigterm_interrupts
 from pytest_hawzu.summary import SessionSummary
 from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases, unpack_scope
 from pytest_hawzu.text import hide, hiding
@@ -608,11 +609,12 @@ class Reporter:
             return self.client.complete_execution(execution.id, timeout=left)
 
         try:
-            within(
-                lambda: self.retrier.call(attempt, deadline=deadline),
-                deadline - time.monotonic(),
-                name="hawzu-complete",
-            )
+            with sigterm_interrupts():  # as in the flush
+                within(
+                    lambda: self.retrier.call(attempt, deadline=deadline),
+                    deadline - time.monotonic(),
+                    name="hawzu-complete",
+                )
         except HawzuError as exc:
             self.completion_failed = True
             self._problem(f"Hawzu: completing execution {execution.id} failed: {describe(exc)}")
@@ -633,7 +635,7 @@ class Reporter:
             )
             return False
         except KeyboardInterrupt:
-            # As in the flush: the user stopped the waiting, and the kept
+            # As in the flush: the user, or CI, stopped the waiting, and the kept
             # journal lets `hawzu upload` complete the execution later.
             self.completion_failed = True
             self._problem(f"Hawzu: completing execution {execution.id} was interrupted")

@@ -30,6 +30,7 @@ from pytest_hawzu.failures import internal_error, why
 from pytest_hawzu.model import CaseResult, Rejection, Status, counted
 from pytest_hawzu.retry import DEADLINE_REACHED, NO_ATTEMPTS_LEFT, GaveUp, Retrier
 from pytest_hawzu.startup import describe, may_pass
+from pytest_hawzu.stopping import sigterm_interrupts
 
 SEND_INTERVAL = 1.0  # seconds a partial batch may wait, so progress shows while tests run
 # Seconds between rounds of start-up attempts that failed in a way that may
@@ -214,10 +215,11 @@ class Uploader:
         self._wanted.set()  # an idle sender ends now
         cut = f"the end-of-session flush timed out after {timeout:g} s"
         try:
-            self._wait_for_sender(self.clock() + timeout, tick)
+            with sigterm_interrupts():  # CI's SIGTERM stops the waiting as Ctrl-C does
+                self._wait_for_sender(self.clock() + timeout, tick)
         except KeyboardInterrupt:
-            # The user stopped waiting, not the tests: the journal keeps what
-            # is left and the summary still comes.
+            # The user, or CI, stopped waiting, not the tests: the journal keeps
+            # what is left and the summary still comes.
             cut = "the end-of-session flush was interrupted"
         if not self._ended():
             # Closed first: a sender woken by the abort must find the flush over,

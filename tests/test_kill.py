@@ -331,8 +331,11 @@ def test_a_failure_killed_before_its_teardown_is_not_executed_after_upload(pytes
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "NOT_EXECUTED"}
 
 
-def interrupt_when(pytester: pytest.Pytester, ready: Callable[[], bool]) -> tuple[int, str]:
-    """Run pytest, press Ctrl-C once `ready()` holds; its exit code and a clean output."""
+def interrupt_when(
+    pytester: pytest.Pytester, ready: Callable[[], bool], signum: int = signal.SIGINT
+) -> tuple[int, str]:
+    """Run pytest, send `signum` (Ctrl-C's SIGINT, or the SIGTERM with which CI stops
+    a job) once `ready()` holds; its exit code and a clean output."""
     log_path = pytester.path / "pytest.log"
     args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
     with log_path.open("w") as log:
@@ -348,7 +351,7 @@ def interrupt_when(pytester: pytest.Pytester, ready: Callable[[], bool]) -> tupl
                 assert proc.poll() is None, log_path.read_text()
                 assert time.monotonic() < end, "pytest never got where Ctrl-C was due"
                 time.sleep(0.02)
-            os.kill(proc.pid, signal.SIGINT)
+            os.kill(proc.pid, signum)
             proc.wait(timeout=30)
         finally:
             proc.kill()
@@ -359,8 +362,15 @@ def interrupt_when(pytester: pytest.Pytester, ready: Callable[[], bool]) -> tupl
     return proc.returncode, output
 
 
-def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, hawzu_env):
-    # Hawzu says "come back in a minute"; the user stops waiting with Ctrl-C.
+# CI stops a job with SIGTERM (GitLab, Jenkins, a timeout), or with SIGINT and then
+# SIGTERM a few seconds later (GitHub Actions): a flush still waiting on Hawzu then
+# must end as Ctrl-C ends it, before the SIGKILL that follows, with the summary.
+STOPS = pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
+
+
+@STOPS
+def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, hawzu_env, signum):
+    # Hawzu says "come back in a minute"; the user, or CI, stops waiting.
     hawzu_env.fail_next(503, 1000, retry_after=60)
     pytester.makepyfile(
         """
@@ -373,7 +383,7 @@ def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, h
     )
     log_path = pytester.path / "pytest.log"
     returncode, output = interrupt_when(
-        pytester, lambda: "uploading results to Hawzu" in log_path.read_text()
+        pytester, lambda: "uploading results to Hawzu" in log_path.read_text(), signum
     )
     assert returncode == pytest.ExitCode.OK, output  # the tests passed
     lines = output.splitlines()
@@ -418,11 +428,13 @@ def test_slows_the_completion_down():
 """
 
 
-def test_ctrl_c_while_completing_keeps_the_journal_and_the_exit_code(pytester, hawzu_env):
+@STOPS
+def test_ctrl_c_while_completing_keeps_the_journal_and_the_exit_code(pytester, hawzu_env, signum):
     pytester.makepyfile(SLOW_COMPLETION)
     returncode, output = interrupt_when(
         pytester,
         lambda: any((r.method, r.status) == ("PATCH", 503) for r in hawzu_env.requests()),
+        signum,
     )
     assert returncode == pytest.ExitCode.OK, output
     assert "Hawzu: completing execution exe_1 was interrupted" in output
