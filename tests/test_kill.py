@@ -445,3 +445,79 @@ def test_ctrl_c_while_completing_keeps_the_journal_and_the_exit_code(pytester, h
     result = upload(pytester)
     assert result.ret == 0, result.outlines
     assert only_execution(hawzu_env)["status"] == "COMPLETED"
+
+
+HANGS = """
+import pathlib, time
+import pytest
+
+@pytest.mark.hawzu("TCM-1")
+def test_passes():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_fails():
+    assert 1 == 2, "totals differ"
+
+@pytest.mark.hawzu("TCM-3")
+def test_hangs_until_cancelled():
+    pathlib.Path("hanging").touch()
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["no-xdist", "xdist"])
+def test_a_cancelled_github_job_keeps_pytests_output_and_the_journal(pytester, hawzu_env, workers):
+    """GitHub Actions cancels a step with SIGINT, then SIGTERM 7.5 s later, then
+    SIGKILL: a flush still waiting on Hawzu at the SIGTERM ends as Ctrl-C ends it."""
+    hawzu_env.fail_next(503, 1000, retry_after=60)  # Hawzu is down for the whole run
+    pytester.makepyfile(test_x=HANGS)
+    log_path = pytester.path / "pytest.log"
+    hanging, spool = pytester.path / "hanging", pytester.path / ".hawzu"
+    args = [
+        "--hawzu-release=1.4.0",
+        "-p",
+        "no:cacheprovider",
+        *QUICK,
+        *(workers or ["-p", "no:xdist"]),
+    ]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            interruptible_pytest(*args),
+            cwd=pytester.path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers go down with it
+        )
+        try:
+            end = time.monotonic() + 60
+            for ready, then in [
+                # With xdist the hang may start first: the other two must be in.
+                (lambda: hanging.exists() and journaled_tests(spool) == 2, signal.SIGINT),
+                (lambda: "uploading results to Hawzu" in log_path.read_text(), signal.SIGTERM),
+            ]:
+                while not ready():
+                    assert proc.poll() is None, log_path.read_text()
+                    assert time.monotonic() < end, log_path.read_text()
+                    time.sleep(0.02)
+                os.kill(proc.pid, then)
+            proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output  # pytest's own
+    assert "Traceback" not in output, output
+    assert "totals differ" in output  # pytest's report of the failure is all there
+    lines = output.splitlines()
+    assert "not delivered: 3 results (the end-of-session flush was interrupted)" in lines
+    [journal] = spool.glob("*.jsonl")
+    assert f"journal kept: .hawzu/{journal.name}; deliver it later with: " in output
+
+    hawzu_env.clear_faults()
+    result = upload(pytester)
+    assert result.ret == 0, result.outlines
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED", "TCM-3": "NOT_EXECUTED"}
+    assert execution["status"] == "COMPLETED"
