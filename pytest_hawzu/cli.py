@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hawzu: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
+        # Stopped by hand or by CI: say what is left, after what was said before it.
+        sys.stdout.flush()
+        print(f"hawzu: interrupted{args.interrupted}", file=sys.stderr)
         return 130
 
 
@@ -126,7 +129,7 @@ def _sandbox_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument(
         "--token", type=_token_text, default="sandbox-token", help="The token the sandbox accepts"
     )
-    p.set_defaults(run=_run_sandbox)
+    p.set_defaults(run=_run_sandbox, interrupted="")
 
 
 def _upload_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -134,7 +137,12 @@ def _upload_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--url", help="Hawzu API URL (default: the one the journal recorded)")
     _transport_options(p)
-    p.set_defaults(run=_run_upload)
+    p.set_defaults(
+        run=_run_upload,
+        # A journal is removed only once delivered, and its lock goes with the process.
+        interrupted="; a journal not delivered yet is kept: run the same hawzu upload again "
+        "to deliver it",
+    )
 
 
 def _execution_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -152,12 +160,12 @@ def _execution_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     create.add_argument("--key", help="Idempotency key: the same key gives the same execution")
     create.add_argument("--url", default=None)
     _transport_options(create)
-    create.set_defaults(run=_run_create)
+    create.set_defaults(run=_run_create, interrupted="")
     complete = actions.add_parser("complete", help="Complete an execution")
     complete.add_argument("execution_id", metavar="ID")
     complete.add_argument("--url", default=None)
     _transport_options(complete)
-    complete.set_defaults(run=_run_complete)
+    complete.set_defaults(run=_run_complete, interrupted="")
 
 
 def _transport_options(p: argparse.ArgumentParser) -> None:

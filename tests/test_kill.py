@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import (
     HAWZU,
     QUICK,
+    SIGINT_AS_USUAL,
     assert_clean,
     assert_no_token,
     interruptible_pytest,
@@ -521,3 +522,42 @@ def test_a_cancelled_github_job_keeps_pytests_output_and_the_journal(pytester, h
     execution = only_execution(hawzu_env)
     assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED", "TCM-3": "NOT_EXECUTED"}
     assert execution["status"] == "COMPLETED"
+
+
+def test_ctrl_c_during_hawzu_upload_says_the_journal_is_kept(pytester, hawzu_env):
+    """A CI step that runs `hawzu upload` can be stopped too: the user must learn
+    that the journal is still there, and running the command again delivers it."""
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    run_and_kill(pytester, env)
+    hawzu_env.fail_next(503, 1000, retry_after=60)  # the upload waits on Hawzu
+    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.cli import main; raise SystemExit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "upload", ".hawzu", "--url", hawzu_env.url],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        end = time.monotonic() + 60
+        while not hawzu_env.requests():
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < end, "hawzu upload never called Hawzu"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output, output
+    assert output.splitlines()[-1] == (
+        "hawzu: interrupted; a journal not delivered yet is kept: run the same hawzu upload "
+        "again to deliver it"
+    )
+    assert len(list((pytester.path / ".hawzu").glob("*.jsonl"))) == 1
+
+    hawzu_env.clear_faults()
+    result = upload(pytester, "--url", hawzu_env.url)
+    assert result.ret == 0, result.outlines
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
