@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from pytest_hawzu.stopping import sigterm_interrupts
 from tests.conftest import (
     HAWZU,
     QUICK,
@@ -561,3 +562,21 @@ def test_ctrl_c_during_hawzu_upload_says_the_journal_is_kept(pytester, hawzu_env
     result = upload(pytester, "--url", hawzu_env.url)
     assert result.ret == 0, result.outlines
     assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
+def test_sigterm_interrupts_the_wait_only_where_it_would_kill():
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("not expected")
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a plain pytest
+    try:
+        with pytest.raises(KeyboardInterrupt), sigterm_interrupts():
+            signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+        signal.signal(signal.SIGTERM, theirs)
+        with sigterm_interrupts():
+            assert signal.getsignal(signal.SIGTERM) is theirs  # someone else's stays
+        assert signal.getsignal(signal.SIGTERM) is theirs
+    finally:
+        signal.signal(signal.SIGTERM, previous)
