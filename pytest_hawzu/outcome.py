@@ -93,16 +93,22 @@ class TestRecorder:
         for step in user_steps:
             state.plain = False
             state.steps.append(self._user_step(Step.from_json(step)))
-        if report.when == "setup":
+        when = report.when
+        if when == "setup":
             state.started_at = report.start
+        if report.outcome == "passed" and when in _PASSED_STEP and _plain(report):
+            # Most reports: a passed phase has nothing to note, and its step is shared.
+            state.steps.append(_PASSED_STEP[when])
+        elif when == "setup":
             self._setup(state, report)
-        elif report.when == "call":
+        elif when == "call":
             self._call(state, report)
-        elif report.when == "teardown":
+        elif when == "teardown":
             self._teardown(state, report)
-            del self._running[key]
-            return self._finish(report, state)
-        return None
+        if when != "teardown":
+            return None
+        del self._running[key]
+        return self._finish(report, state)
 
     def _void(self, key: _Key, state: _Running) -> _Running:
         """The test's current attempt is void and another one follows on the same worker."""
@@ -250,6 +256,11 @@ def _key(report: Any) -> _Key:
     """A running test: its node ID alone does not tell two copies of it apart
     (--keep-duplicates) that two xdist workers run at once."""
     return report.nodeid, getattr(report, "node", None)
+
+
+def _plain(report: Any) -> bool:
+    """A phase report of the test itself, not of a subtest, and not an xpass."""
+    return type(report).__name__ not in SUBTEST_REPORTS and not hasattr(report, "wasxfail")
 
 
 def _raised(report: Any) -> bool:
