@@ -214,7 +214,13 @@ def iso(ts: float | None) -> str | None:
         return None
     millis = round(ts * 1000)
     seconds, ms = divmod(millis, 1000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{ms:03d}Z"
+    return f"{_utc_second(seconds)}.{ms:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_second(seconds: int) -> str:
+    """Formatted once per second: a batch's results start and end within a few."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def result_to_wire(result: CaseResult, conceal: Callable[[str], str] = str) -> dict[str, Any]:
