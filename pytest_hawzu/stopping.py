@@ -19,6 +19,9 @@ from types import FrameType
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Once: a second SIGTERM ends the process as it always did, even one that
+    # lands before the wait has put the default back.
+    signal.signal(signum, signal.SIG_DFL)
     raise KeyboardInterrupt
 
 
@@ -29,21 +32,26 @@ def sigterm_interrupts() -> Iterator[None]:
     Only where SIGTERM would otherwise end the process at once: a handler
     someone else installed is theirs, and only the main thread may set one.
     Use inside the `try` that catches KeyboardInterrupt, so that a signal
-    landing while the handler is put back is caught too.
+    landing while the handler is put in place is caught too. What the block
+    raises passes through as it is.
     """
-    term = getattr(signal, "SIGTERM", None)
-    if term is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    try:
-        if signal.getsignal(term) is not signal.SIG_DFL:
-            yield
-            return
-        signal.signal(term, _interrupt)
-    except (ValueError, OSError):  # an interpreter that does not let us
-        yield
-        return
+    installed = _install()
     try:
         yield
     finally:
-        signal.signal(term, signal.SIG_DFL)
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _install() -> bool:
+    """Put `_interrupt` in place where SIGTERM has its default action; whether it did."""
+    term = getattr(signal, "SIGTERM", None)
+    if term is None or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        if signal.getsignal(term) is not signal.SIG_DFL:
+            return False
+        signal.signal(term, _interrupt)
+    except (ValueError, OSError):  # an interpreter that does not let us
+        return False
+    return True

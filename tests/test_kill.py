@@ -580,3 +580,37 @@ def test_sigterm_interrupts_the_wait_only_where_it_would_kill():
         assert signal.getsignal(signal.SIGTERM) is theirs
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("installed", ["default", "theirs"])
+def test_an_error_in_the_wait_passes_through_as_it_is(installed: str) -> None:
+    """The completion's deadline is a TimeoutError, an OSError: it must reach the
+    code that reports it, whoever handles SIGTERM."""
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("not expected")
+
+    handler = signal.SIG_DFL if installed == "default" else theirs
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        for error in (TimeoutError, ValueError):
+            with pytest.raises(error), sigterm_interrupts():
+                raise error
+            assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_second_sigterm_ends_the_process_as_before() -> None:
+    """The first SIGTERM stops the waiting; from then on SIGTERM does what it
+    always did, even if it lands before the wait has put the default back."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with sigterm_interrupts():
+            handler = signal.getsignal(signal.SIGTERM)
+            assert callable(handler)
+            with pytest.raises(KeyboardInterrupt):
+                handler(signal.SIGTERM, None)
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
