@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from pytest_hawzu import __version__
+from pytest_hawzu import __version__, output
 from pytest_hawzu.client import (
     DEFAULT_URL,
     MAX_IDEMPOTENCY_KEY,
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         # Stopped by hand or by CI: say what is left, after what was said before it.
-        sys.stdout.flush()
+        output.flush()
         print(f"hawzu: interrupted{args.interrupted}", file=sys.stderr)
         return 130
 
@@ -235,7 +235,7 @@ def _run_upload(args: argparse.Namespace) -> int:
         token=token,
         rate=args.rate,
         timeout=args.timeout,
-        say=lambda line: print(in_terms(line, UPLOAD_TERMS)),
+        say=lambda line: output.say(in_terms(line, UPLOAD_TERMS)),
     )
     return 0 if ok else 1
 
@@ -262,7 +262,7 @@ def _run_create(args: argparse.Namespace) -> int:
     except HawzuError as exc:
         print(f"hawzu: {in_terms(str(exc), EXECUTION_TERMS)}", file=sys.stderr)
         return 1
-    print(execution.id)
+    output.say(execution.id)
     return 0
 
 
@@ -293,7 +293,7 @@ def _run_complete(args: argparse.Namespace) -> int:
         why = in_terms(describe(exc), EXECUTION_TERMS)
         print(f"hawzu: completing {args.execution_id} failed: {why}", file=sys.stderr)
         return 1
-    print(f"execution {args.execution_id} completed")
+    output.say(f"execution {args.execution_id} completed")
     return 0
 
 

@@ -614,3 +614,56 @@ def test_a_second_sigterm_ends_the_process_as_before() -> None:
             assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_ctrl_c_during_hawzu_upload_whose_output_nobody_reads(pytester, hawzu_env):
+    """`hawzu upload .hawzu | tee log`, stopped with Ctrl-C: the terminal sends
+    SIGINT to both, tee is gone first, and the line for the user still comes."""
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    run_and_kill(pytester, env)
+    hawzu_env.fail_next(503, 1000, retry_after=60)
+    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.cli import main; raise SystemExit(main())"
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "upload", ".hawzu", "--url", hawzu_env.url],
+        cwd=pytester.path,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write)
+    try:
+        end = time.monotonic() + 60
+        while not hawzu_env.requests():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < end, "hawzu upload never called Hawzu"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, errors = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == 130, errors
+    assert "Error" not in errors, errors
+    assert errors.splitlines()[-1].startswith("hawzu: interrupted; a journal not delivered")
+
+
+def test_hawzu_upload_whose_output_nobody_reads_delivers_all_the_same(pytester, hawzu_env):
+    """`hawzu upload .hawzu | head -1`: the reader goes, the delivery does not."""
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    run_and_kill(pytester, env)
+    read, write = os.pipe()
+    os.close(read)
+    with subprocess.Popen(
+        [HAWZU, "upload", ".hawzu", "--url", hawzu_env.url],
+        cwd=pytester.path,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        os.close(write)
+        _, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 0, errors
+    assert "Error" not in errors, errors
+    assert statuses(only_execution(hawzu_env)) == EXPECTED

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from pytest_hawzu import output
 from pytest_hawzu.sandbox.admin import Admin
 from pytest_hawzu.sandbox.app import SandboxApp
 from pytest_hawzu.sandbox.faults import Fault, FaultPlan, RateLimiter, RetryAfterStyle
@@ -216,21 +216,11 @@ def serve(port: int, rate: float | None, token: str = DEFAULT_TOKEN) -> None:
     sandbox = Sandbox(port=port, rate=rate, token=token, access_log=True)
     sandbox.start()
     try:
-        _say(f"Hawzu sandbox on {sandbox.url} (token: {token}); Ctrl-C to stop")
+        # Nobody may read it (`| true`): the sandbox serves all the same.
+        output.say(f"Hawzu sandbox on {sandbox.url} (token: {token}); Ctrl-C to stop", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
         sandbox.stop()
-
-
-def _say(line: str) -> None:
-    try:
-        print(line, flush=True)
-    except BrokenPipeError:
-        # Nobody reads the output (`| true`, a reader already gone): serve all
-        # the same. The rest goes nowhere, and so does Python's flush at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
