@@ -525,32 +525,40 @@ def test_a_cancelled_github_job_keeps_pytests_output_and_the_journal(pytester, h
     assert execution["status"] == "COMPLETED"
 
 
+def interrupted_upload(pytester: pytest.Pytester, hawzu: Any, stdout: Any) -> tuple[int, str]:
+    """Run `hawzu upload .hawzu`, Ctrl-C it while it waits on Hawzu; its exit code
+    and what it wrote to stderr (with stdout too, when `stdout` is a pipe)."""
+    hawzu.fail_next(503, 1000, retry_after=60)  # the upload waits on Hawzu
+    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.cli import main; raise SystemExit(main())"
+    together = stdout is subprocess.PIPE
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "upload", ".hawzu", "--url", hawzu.url],
+        cwd=pytester.path,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if together else subprocess.PIPE,
+        text=True,
+    )
+    try:
+        end = time.monotonic() + 60
+        while not hawzu.requests():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < end, "hawzu upload never called Hawzu"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, errors = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    return proc.returncode, out if together else errors
+
+
 def test_ctrl_c_during_hawzu_upload_says_the_journal_is_kept(pytester, hawzu_env):
     """A CI step that runs `hawzu upload` can be stopped too: the user must learn
     that the journal is still there, and running the command again delivers it."""
     env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
     run_and_kill(pytester, env)
-    hawzu_env.fail_next(503, 1000, retry_after=60)  # the upload waits on Hawzu
-    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.cli import main; raise SystemExit(main())"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "upload", ".hawzu", "--url", hawzu_env.url],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        end = time.monotonic() + 60
-        while not hawzu_env.requests():
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < end, "hawzu upload never called Hawzu"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    assert proc.returncode == 130, output
+    returncode, output = interrupted_upload(pytester, hawzu_env, subprocess.PIPE)
+    assert returncode == 130, output
     assert "Traceback" not in output, output
     assert output.splitlines()[-1] == (
         "hawzu: interrupted; a journal not delivered yet is kept: run the same hawzu upload "
@@ -621,30 +629,13 @@ def test_ctrl_c_during_hawzu_upload_whose_output_nobody_reads(pytester, hawzu_en
     SIGINT to both, tee is gone first, and the line for the user still comes."""
     env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
     run_and_kill(pytester, env)
-    hawzu_env.fail_next(503, 1000, retry_after=60)
-    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.cli import main; raise SystemExit(main())"
     read, write = os.pipe()
     os.close(read)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "upload", ".hawzu", "--url", hawzu_env.url],
-        cwd=pytester.path,
-        stdout=write,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    os.close(write)
     try:
-        end = time.monotonic() + 60
-        while not hawzu_env.requests():
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < end, "hawzu upload never called Hawzu"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, errors = proc.communicate(timeout=30)
+        returncode, errors = interrupted_upload(pytester, hawzu_env, write)
     finally:
-        proc.kill()
-        proc.wait(timeout=30)
-    assert proc.returncode == 130, errors
+        os.close(write)
+    assert returncode == 130, errors
     assert "Error" not in errors, errors
     assert errors.splitlines()[-1].startswith("hawzu: interrupted; a journal not delivered")
 
