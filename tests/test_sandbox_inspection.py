@@ -311,8 +311,10 @@ def test_a_sandbox_whose_output_nobody_reads_serves_all_the_same() -> None:
         port = probe.getsockname()[1]
     read, write = os.pipe()
     os.close(read)
+    # The command as `hawzu` runs it, with SIGINT as in a terminal (see SIGINT_AS_USUAL).
+    code = f"{SIGINT_AS_USUAL}; from pytest_hawzu.cli import main; raise SystemExit(main())"
     with subprocess.Popen(
-        [HAWZU, "sandbox", "--port", str(port), "--token", "cli-token"],
+        [sys.executable, "-c", code, "sandbox", "--port", str(port), "--token", "cli-token"],
         stdout=write,
         stderr=subprocess.PIPE,
         text=True,
