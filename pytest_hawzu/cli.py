@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Stopped by hand or by CI: say what is left, after what was said before it.
         output.flush()
-        print(f"hawzu: interrupted{args.interrupted}", file=sys.stderr)
+        print(f"hawzu: interrupted{getattr(args, 'interrupted', '')}", file=sys.stderr)
         return 130
 
 
@@ -129,7 +129,7 @@ def _sandbox_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument(
         "--token", type=_token_text, default="sandbox-token", help="The token the sandbox accepts"
     )
-    p.set_defaults(run=_run_sandbox, interrupted="")
+    p.set_defaults(run=_run_sandbox)
 
 
 def _upload_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -139,7 +139,8 @@ def _upload_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _transport_options(p)
     p.set_defaults(
         run=_run_upload,
-        # A journal is removed only once delivered, and its lock goes with the process.
+        # Said when Ctrl-C stops it. A journal is removed only once delivered,
+        # and its lock goes with the process.
         interrupted="; a journal not delivered yet is kept: run the same hawzu upload again "
         "to deliver it",
     )
@@ -160,12 +161,12 @@ def _execution_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     create.add_argument("--key", help="Idempotency key: the same key gives the same execution")
     create.add_argument("--url", default=None)
     _transport_options(create)
-    create.set_defaults(run=_run_create, interrupted="")
+    create.set_defaults(run=_run_create)
     complete = actions.add_parser("complete", help="Complete an execution")
     complete.add_argument("execution_id", metavar="ID")
     complete.add_argument("--url", default=None)
     _transport_options(complete)
-    complete.set_defaults(run=_run_complete, interrupted="")
+    complete.set_defaults(run=_run_complete)
 
 
 def _transport_options(p: argparse.ArgumentParser) -> None:
