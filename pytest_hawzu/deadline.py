@@ -2,17 +2,118 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 GRACE = 0.5  # seconds past the deadline for an answer already on its way
+# Threads kept waiting for the next call: a request, and the completion whose
+# retries wait on requests of their own.
+MAX_IDLE = 2
 
 T = TypeVar("T")
 # Bound once: a user's test that patches these for itself (mock.patch) must
 # neither see the plugin's calls nor stall its requests.
 _Thread = threading.Thread
 _Event = threading.Event
+_Lock = threading.Lock
+
+
+class _Call:
+    def __init__(self, fn: Callable[[], Any], name: str) -> None:
+        self.fn = fn
+        self.name = name
+        self.answer: tuple[bool, Any] | None = None
+        self.done = _Event()
+        # Both under the pool's lock: whether the caller stopped waiting, or the call ended first.
+        self.abandoned = False
+        self.finished = False
+
+
+class _Worker:
+    """A daemon thread that makes calls one at a time, kept between them.
+
+    A thread per call cost more than the call: its start and end are hand-overs
+    of the interpreter lock between cores, while pytest's thread runs tests.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._call: _Call | None = None
+        self._given = _Event()
+        self.thread = _Thread(target=self._serve, name="hawzu-call", daemon=True)
+        self.thread.start()
+
+    def give(self, call: _Call | None) -> None:
+        """Make `call`; None ends the thread."""
+        self._call = call
+        self._given.set()
+
+    def usable(self) -> bool:
+        # A forked child has the parent's idle workers, but not their threads.
+        return self.pid == os.getpid() and self.thread.is_alive()
+
+    def _serve(self) -> None:
+        while True:
+            self._given.wait()
+            self._given.clear()
+            call = self._call
+            self._call = None
+            if call is None:
+                return
+            self.thread.name = call.name
+            try:
+                call.answer = (True, call.fn())
+            except BaseException as exc:  # handed over to the waiting thread as it is
+                call.answer = (False, exc)
+            call.fn = _nothing  # let go of what the call held
+            with _pool.lock:
+                call.finished = True
+                # One left behind ends: whoever waited on it has moved on.
+                keep = not call.abandoned and len(_pool.idle) < MAX_IDLE
+                if keep:
+                    _pool.idle.append(self)
+            call.done.set()
+            if not keep:
+                return
+
+
+def _nothing() -> None:
+    return None
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.lock = _Lock()
+        self.idle: list[_Worker] = []
+
+    def reset(self) -> None:
+        """In a forked child: the lock may be held by a thread the child lacks."""
+        self.lock = _Lock()
+        self.idle = []
+
+    def take(self) -> _Worker:
+        with self.lock:
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.usable():
+                    return worker
+        return _Worker()
+
+
+_pool = _Pool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.reset)
+
+
+def release_idle() -> None:
+    """End the threads waiting for calls: the session that made them is over."""
+    with _pool.lock:
+        idle = list(_pool.idle)
+        _pool.idle.clear()
+    for worker in idle:
+        worker.give(None)
 
 
 def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
@@ -24,21 +125,16 @@ def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
     TimeoutError then; `fn`'s own exception as it is. A duration, not a
     deadline: no clock is read here, which a test's frozen clock could move.
     """
-    answers: list[tuple[bool, Any]] = []
-    done = _Event()
-
-    def run() -> None:
-        try:
-            answers.append((True, fn()))
-        except BaseException as exc:  # handed over to the waiting thread as it is
-            answers.append((False, exc))
-        finally:
-            done.set()
-
-    _Thread(target=run, name=name, daemon=True).start()
-    if not done.wait(min(max(timeout, 0) + GRACE, threading.TIMEOUT_MAX)):
-        raise TimeoutError
-    ok, value = answers[0]
+    call = _Call(fn, name)
+    _pool.take().give(call)
+    if not call.done.wait(min(max(timeout, 0) + GRACE, threading.TIMEOUT_MAX)):
+        with _pool.lock:
+            if not call.finished:
+                call.abandoned = True
+                raise TimeoutError
+        call.done.wait()  # ended as the wait did: its answer is a moment away
+    assert call.answer is not None
+    ok, value = call.answer
     if not ok:
         raise value
     return cast(T, value)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_hawzu import answers, title
+from pytest_hawzu import answers, deadline, title
 from pytest_hawzu.aggregate import (
     ENDED_BEFORE_IT,
     ENDED_BEFORE_THEM,
@@ -677,6 +677,7 @@ class Reporter:
         if self.journal is not None:
             self.journal.close(delivered=False)
         self.client.close()
+        deadline.release_idle()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None:

@@ -1,0 +1,115 @@
+"""`within`: a call's answer, waited for no longer than a deadline.
+
+Each request to Hawzu goes through it, so it must not start a thread per call:
+on two cores, a new thread per request cost the tests about a sixth of their
+speed (see the README's Performance section).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from pytest_hawzu import deadline
+from pytest_hawzu.deadline import within
+
+
+def test_the_answer_and_the_exception_come_back_as_they_are() -> None:
+    assert within(lambda: 42, 5.0) == 42
+    with pytest.raises(KeyError, match="gone"):
+        within(lambda: {}["gone"], 5.0)
+
+
+def test_calls_one_after_another_run_on_one_thread() -> None:
+    # Thread objects, not idents: a new thread may get an ended one's ident.
+    first = within(threading.current_thread, 5.0)
+    second = within(threading.current_thread, 5.0)
+    assert first is second is not threading.current_thread()
+
+
+def test_the_thread_is_named_for_each_call() -> None:
+    assert within(lambda: threading.current_thread().name, 5.0, name="hawzu-x") == "hawzu-x"
+    assert within(lambda: threading.current_thread().name, 5.0, name="hawzu-y") == "hawzu-y"
+
+
+def test_a_call_past_its_deadline_is_left_behind_and_the_next_one_runs_elsewhere() -> None:
+    release = threading.Event()
+    stuck_on: list[threading.Thread] = []
+
+    def stuck() -> None:
+        stuck_on.append(threading.current_thread())
+        release.wait(30)
+
+    with pytest.raises(TimeoutError):
+        within(stuck, 0.0)
+    try:
+        # The stuck call still holds its thread: this one must not queue behind it.
+        assert within(threading.current_thread, 5.0) is not stuck_on[0]
+    finally:
+        release.set()
+
+
+def test_a_call_left_behind_does_not_come_back_to_serve_others() -> None:
+    release = threading.Event()
+    finished = threading.Event()
+    stuck_on: list[threading.Thread] = []
+
+    def stuck() -> None:
+        stuck_on.append(threading.current_thread())
+        release.wait(30)
+        finished.set()
+
+    with pytest.raises(TimeoutError):
+        within(stuck, 0.0)
+    release.set()
+    finished.wait(5)
+    assert all(within(threading.current_thread, 5.0) is not stuck_on[0] for _ in range(5))
+
+
+def test_callers_at_the_same_time_each_get_their_own_answer() -> None:
+    answers: dict[int, int] = {}
+    gate = threading.Barrier(4)
+
+    def caller(n: int) -> None:
+        gate.wait(5)
+        answers[n] = within(lambda: n * n, 5.0)
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == {0: 0, 1: 1, 2: 4, 3: 9}
+    # Only a few stay to serve later calls.
+    assert len(deadline._pool.idle) <= deadline.MAX_IDLE
+
+
+def test_a_call_made_from_a_call_gets_a_thread_of_its_own() -> None:
+    # Completing an execution: its retries wait on their own requests.
+    assert within(lambda: within(lambda: 7, 5.0), 5.0) == 7
+
+
+def test_idle_threads_end_when_released() -> None:
+    worker = within(threading.current_thread, 5.0)
+    deadline.release_idle()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert within(lambda: 7, 5.0) == 7  # and the next call starts another
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_still_gets_answers() -> None:
+    within(lambda: None, 5.0)  # a thread waits in the parent, which the child lacks
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        try:
+            code = 0 if within(lambda: 7, 5.0) == 7 else 1
+        except BaseException:
+            code = 2
+        sys.stdout.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
