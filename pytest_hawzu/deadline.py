@@ -18,6 +18,7 @@ T = TypeVar("T")
 _Thread = threading.Thread
 _Event = threading.Event
 _Lock = threading.Lock
+_getpid = os.getpid
 
 
 class _Call:
@@ -39,7 +40,7 @@ class _Worker:
     """
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
+        self.pid = _getpid()
         self._call: _Call | None = None
         self._given = _Event()
         self.thread = _Thread(target=self._serve, name="hawzu-call", daemon=True)
@@ -52,7 +53,7 @@ class _Worker:
 
     def usable(self) -> bool:
         # A forked child has the parent's idle workers, but not their threads.
-        return self.pid == os.getpid() and self.thread.is_alive()
+        return self.pid == _getpid() and self.thread.is_alive()
 
     def _serve(self) -> None:
         while True:
@@ -74,7 +75,13 @@ class _Worker:
                 keep = not call.abandoned and len(_pool.idle) < MAX_IDLE
                 if keep:
                     _pool.idle.append(self)
-            call.done.set()
+            done = call.done
+            # And of the call itself, before its caller wakes: kept while this
+            # thread waits for the next, it would hold its answer, a response
+            # and the body it sent, or an exception and, through its traceback,
+            # the frames of the call and of the caller that raised it.
+            call = None
+            done.set()
             if not keep:
                 return
 

@@ -7,9 +7,13 @@ speed (see the README's Performance section).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
 import threading
+import weakref
+from unittest import mock
 
 import pytest
 
@@ -98,6 +102,39 @@ def test_idle_threads_end_when_released() -> None:
     worker.join(5)
     assert not worker.is_alive()
     assert within(lambda: 7, 5.0) == 7  # and the next call starts another
+
+
+class _Held:
+    pass
+
+
+def _call_holding(held: _Held, raises: bool) -> None:
+    def call() -> _Held:
+        if raises:
+            raise LookupError(held)
+        return held
+
+    with pytest.raises(LookupError) if raises else contextlib.nullcontext():
+        within(call, 5.0)
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["answer", "exception"])
+def test_a_thread_waiting_for_the_next_call_keeps_nothing_of_the_last(raises: bool) -> None:
+    # An upload's response holds the body it sent; an exception, through its
+    # traceback, the frames of the call and of whoever raised it.
+    held = _Held()
+    kept = weakref.ref(held)
+    _call_holding(held, raises)
+    del held
+    gc.collect()
+    assert kept() is None
+
+
+def test_a_test_spying_on_getpid_sees_no_call_of_ours() -> None:
+    within(lambda: None, 5.0)  # a thread waits for the next call, as in a session
+    with mock.patch("os.getpid", wraps=os.getpid) as spy:
+        assert within(lambda: 7, 5.0) == 7
+    spy.assert_not_called()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
