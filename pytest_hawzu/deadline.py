@@ -11,6 +11,9 @@ GRACE = 0.5  # seconds past the deadline for an answer already on its way
 # Threads kept waiting for the next call: a request, and the completion whose
 # retries wait on requests of their own.
 MAX_IDLE = 2
+# How often a kept thread looks whether it was taken and then never given its
+# call (its caller interrupted in between, by Ctrl-C or SIGTERM): it then ends.
+ORPHANED_AFTER = 30.0
 
 T = TypeVar("T")
 # Bound once: a user's test that patches these for itself (mock.patch) must
@@ -39,15 +42,18 @@ class _Worker:
     of the interpreter lock between cores, while pytest's thread runs tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, call: _Call) -> None:
         self.pid = _getpid()
-        self._call: _Call | None = None
+        # Given before the thread starts: a caller interrupted later leaves no
+        # thread waiting for a call that will not come.
+        self._call: _Call | None = call
         self._given = _Event()
+        self._given.set()
         self.thread = _Thread(target=self._serve, name="hawzu-call", daemon=True)
         self.thread.start()
 
     def give(self, call: _Call | None) -> None:
-        """Make `call`; None ends the thread."""
+        """Make `call`; None ends the thread. A call under the pool's lock, as taking it."""
         self._call = call
         self._given.set()
 
@@ -57,12 +63,17 @@ class _Worker:
 
     def _serve(self) -> None:
         while True:
-            self._given.wait()
-            self._given.clear()
-            call = self._call
-            self._call = None
+            if self._given.wait(ORPHANED_AFTER):
+                self._given.clear()
+                call, self._call = self._call, None
+            else:
+                with _pool.lock:  # which `give` holds: it has given all or nothing
+                    call, self._call = self._call, None
+                    self._given.clear()
+                    if call is None and self in _pool.idle:
+                        continue  # idle, and still to be found there
             if call is None:
-                return
+                return  # the end; or taken, and never given a call
             self.thread.name = call.name
             try:
                 call.answer = (True, call.fn())
@@ -100,13 +111,15 @@ class _Pool:
         self.lock = _Lock()
         self.idle = []
 
-    def take(self) -> _Worker:
+    def hand(self, call: _Call) -> None:
+        """Give `call` to an idle worker, or to a new one."""
         with self.lock:
             while self.idle:
                 worker = self.idle.pop()
                 if worker.usable():
-                    return worker
-        return _Worker()
+                    worker.give(call)
+                    return
+        _Worker(call)
 
 
 _pool = _Pool()
@@ -120,7 +133,7 @@ def release_idle() -> None:
         idle = list(_pool.idle)
         _pool.idle.clear()
     for worker in idle:
-        worker.give(None)
+        worker.give(None)  # one left out ends all the same, on finding itself out of the list
 
 
 def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
@@ -133,7 +146,7 @@ def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
     deadline: no clock is read here, which a test's frozen clock could move.
     """
     call = _Call(fn, name)
-    _pool.take().give(call)
+    _pool.hand(call)
     if not call.done.wait(min(max(timeout, 0) + GRACE, threading.TIMEOUT_MAX)):
         with _pool.lock:
             if not call.finished:

@@ -137,6 +137,27 @@ def test_a_test_spying_on_getpid_sees_no_call_of_ours() -> None:
     spy.assert_not_called()
 
 
+def test_a_thread_taken_and_never_given_its_call_ends(monkeypatch) -> None:
+    # Ctrl-C or SIGTERM (KeyboardInterrupt) can land in the caller between taking
+    # a thread and giving it the call: nothing would ever give it one, and the
+    # idle list, which release_idle ends, no longer holds it.
+    monkeypatch.setattr(deadline, "ORPHANED_AFTER", 0.05, raising=False)
+    deadline.release_idle()
+    worker = within(threading.current_thread, 5.0)
+    with deadline._pool.lock:
+        deadline._pool.idle.remove(next(w for w in deadline._pool.idle if w.thread is worker))
+    worker.join(5)
+    assert not worker.is_alive()
+
+
+def test_an_idle_thread_waits_on_for_the_next_call(monkeypatch) -> None:
+    monkeypatch.setattr(deadline, "ORPHANED_AFTER", 0.01, raising=False)
+    deadline.release_idle()
+    first = within(threading.current_thread, 5.0)
+    first.join(0.2)  # twenty looks
+    assert within(threading.current_thread, 5.0) is first
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_a_forked_child_still_gets_answers() -> None:
     within(lambda: None, 5.0)  # a thread waits in the parent, which the child lacks
