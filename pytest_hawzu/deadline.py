@@ -61,19 +61,25 @@ class _Worker:
         # A forked child has the parent's idle workers, but not their threads.
         return self.pid == _getpid() and self.thread.is_alive()
 
-    def _serve(self) -> None:
+    def _next_call(self) -> _Call | None:
+        """The next call to make; None to end."""
         while True:
             if self._given.wait(ORPHANED_AFTER):
                 self._given.clear()
                 call, self._call = self._call, None
-            else:
-                with _pool.lock:  # which `give` holds: it has given all or nothing
-                    call, self._call = self._call, None
-                    self._given.clear()
-                    if call is None and self in _pool.idle:
-                        continue  # idle, and still to be found there
+                return call
+            with _pool.lock:  # which `give` holds: it has given all or nothing
+                call, self._call = self._call, None
+                self._given.clear()
+                if call is not None or self not in _pool.idle:
+                    # A call whose wake-up was missed; or taken, and never given one.
+                    return call
+
+    def _serve(self) -> None:
+        while True:
+            call = self._next_call()
             if call is None:
-                return  # the end; or taken, and never given a call
+                return
             self.thread.name = call.name
             try:
                 call.answer = (True, call.fn())
