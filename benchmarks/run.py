@@ -70,6 +70,10 @@ class Samples:
         return self.median(lambda r: r.server_cpu)
 
     @property
+    def switches(self) -> float:
+        return self.median(lambda r: r.switches)
+
+    @property
     def rss_mib(self) -> float:
         return self.median(lambda r: r.max_rss_kib / 1024)
 
@@ -202,6 +206,8 @@ def figure_a(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
         Check("(a) hawzu CPU / bare CPU", f"{h.cpu / b.cpu:.3f} x", "", None),
         Check("(a) default rate / bare", f"{d.seconds / b.seconds:.3f} x", "", None),
         Check("(a) sandbox CPU per hawzu run", f"{h.server_cpu:.2f} s", "", None),
+        Check("(a) thread switches, hawzu run", f"{h.switches:,.0f}", "", None),
+        Check("(a) thread switches, bare run", f"{b.switches:,.0f}", "", None),
     ]
     return lines, checks
 

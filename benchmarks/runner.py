@@ -25,6 +25,9 @@ class Run:
     # in-process sandbox answering the run, which shares the machine's cores.
     server_cpu: float
     max_rss_kib: int  # largest resident set of pytest or any of its children
+    # Times pytest's threads went to sleep for a lock or I/O: mostly hand-overs
+    # of the interpreter lock between threads, which slow pytest's own.
+    switches: int
     passed: int
     output: str
 
@@ -73,6 +76,7 @@ def run_pytest(cwd: Path, args: list[str], log: Path, *, bytecode: bool = False)
         cpu=usage.ru_utime + usage.ru_stime,
         server_cpu=(after.user + after.system) - (before.user + before.system),
         max_rss_kib=usage.ru_maxrss,  # KiB on Linux
+        switches=usage.ru_nvcsw,
         passed=int(found[-1]) if found else 0,
         output=output,
     )
