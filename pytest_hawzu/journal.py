@@ -12,12 +12,14 @@ journal. `hawzu upload` delivers what a journal holds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +67,7 @@ class Journal:
         self.restored = False
         # The attachment copies it names (see `names`).
         self._named: set[str] = set()
+        _open.add(self)
 
     @classmethod
     def create(cls, spool_dir: Path, header: Mapping[str, Any], secret: str = "") -> Journal:
@@ -92,6 +95,12 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
+
+    def _let_go(self) -> None:
+        """In a forked child: close the copy of the file, which holds the lock too."""
+        self._lock = threading.Lock()  # another thread of the parent may have held it
+        with contextlib.suppress(OSError):
+            self._stream.close()
 
     @property
     def foreign(self) -> bool:
@@ -495,3 +504,19 @@ def _listed(directory: Path) -> list[Path]:
     with os.scandir(directory) as entries:
         names = sorted(e.name for e in entries if e.name.endswith(SUFFIX))
     return [directory / name for name in names]
+
+
+# Journals open in this process. A process forked from it (a test's server,
+# started by multiprocessing or os.fork, and left running or orphaned by a
+# kill -9) would hold their locks with its copy of the file, and `hawzu
+# upload` would take a kept journal for a live session's: it closes its copy.
+_open: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+def _let_go_in_child() -> None:
+    for journal in list(_open):
+        journal._let_go()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_in_child)

@@ -12,6 +12,7 @@ import fnmatch
 import json
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,38 @@ def outage_run(pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> Any:
 
 
 # -- the journal during a run ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_process_forked_by_a_test_does_not_hold_the_journal(pytester, hawzu_env):
+    # A server a test starts with fork (multiprocessing's default on Linux) and
+    # leaves running, or that a kill -9 of pytest orphans, would hold the lock
+    # with the session's copy of the file: `hawzu upload` would then take the
+    # kept journal for a live session's and refuse it.
+    pytester.makepyfile(
+        """
+        import os, time
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_starts_a_server():
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            with open("server.pid", "w") as f:
+                f.write(str(pid))
+        """
+    )
+    result = outage_run(pytester, hawzu_env)
+    server = int((pytester.path / "server.pid").read_text())
+    try:
+        held = journal.hold(pytester.path / kept_journal(result))
+        assert held is not None, "the forked process holds the journal's lock"
+        held.close()
+    finally:
+        os.kill(server, signal.SIGKILL)
+        os.waitpid(server, 0)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="journal locks are POSIX")
