@@ -25,6 +25,8 @@ _getpid = os.getpid
 
 
 class _Call:
+    """One call to make, and what became of it."""
+
     def __init__(self, fn: Callable[[], Any], name: str) -> None:
         self.fn = fn
         self.name = name
@@ -147,7 +149,8 @@ def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
 
     A timeout bounds each read of an answer, not the whole: a server that
     trickles its answer byte by byte would hold the caller for ever. So `fn`
-    runs on a daemon thread, left behind if it outlives the deadline.
+    runs on a daemon thread kept for such calls, left behind if it outlives
+    the deadline.
     TimeoutError then; `fn`'s own exception as it is. A duration, not a
     deadline: no clock is read here, which a test's frozen clock could move.
     """
