@@ -7,6 +7,7 @@ the xdist controller. Workers never talk to Hawzu.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 import time
@@ -81,6 +82,11 @@ class Reporter:
         token = (token or "").strip()
         self.token_missing = not token
         self.token_unusable = unusable_token(token)
+        # A test that forks, and whose child carries on with the session
+        # (no os._exit), runs a copy of this reporter without its threads: a
+        # lock one of them held at the fork is held in the child for ever. The
+        # child's results are not the session's, so the copy does nothing.
+        self.pid = os.getpid()
         self.abort = threading.Event()
         self.throttle = Throttle(settings.rate)
         self.client = HawzuClient(
@@ -249,8 +255,14 @@ class Reporter:
 
     # -- per test: record and enqueue only ----------------------------------
 
+    def forked(self) -> bool:
+        """In a process forked by a test: a copy of the session, not the session."""
+        return os.getpid() != self.pid
+
     def items_planned(self, items: Sequence[pytest.Item]) -> None:
         """The selected tests, when collection happened in this process (no xdist)."""
+        if self.forked():
+            return
         self.items = items
         self.scope_known = True
         self.aggregator.plan(shared_cases(items))
@@ -266,6 +278,8 @@ class Reporter:
 
     def add_scope(self, scope: Mapping[str, Sequence[str]]) -> None:
         """Selected tests per case, from this process or from any xdist worker."""
+        if self.forked():
+            return
         self.scope_known = True
         # Every worker sends the same scope (twice); journal each case once.
         added = {c: list(n) for c, n in scope.items() if c not in self.scope}
@@ -277,6 +291,8 @@ class Reporter:
             self.journal.scope(added)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.forked():
+            return
         try:
             self._take(report)
         except pytest.exit.Exception:
@@ -462,6 +478,8 @@ class Reporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.forked():
+            return
         self.finishing = True
         try:
             self._finish()
@@ -673,6 +691,8 @@ class Reporter:
 
     def pytest_unconfigure(self) -> None:
         """Also reached when the session never finished (a strict start-up failure)."""
+        if self.forked():
+            return
         self.uploader.stop()
         if self.journal is not None:
             self.journal.close(delivered=False)
@@ -680,7 +700,7 @@ class Reporter:
         deadline.release_idle()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.summary is None:
+        if self.summary is None or self.forked():
             return
         terminalreporter.write_sep("-", "Hawzu")
         for line in self.summary.lines():

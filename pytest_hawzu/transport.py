@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -35,11 +37,49 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
 
+# Bound once, as a test that patches them for itself must not change the plugin's.
+_Lock = threading.Lock
+_Condition = threading.Condition
+
+
+class _Queue(queue.LifoQueue):  # type: ignore[type-arg]
+    """A pool's idle connections, with locks of its own in a forked child.
+
+    urllib3 closes a pool's connections when the pool goes, and at exit, under
+    this queue's lock. A sender thread handing a connection back as a test
+    forks leaves that lock held in the child, which has no such thread: a
+    child that goes on with the session, and exits as Python does (no
+    os._exit), would wait for it for ever.
+    """
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        _queues.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        self.mutex = _Lock()
+        self.not_empty = _Condition(self.mutex)
+        self.not_full = _Condition(self.mutex)
+        self.all_tasks_done = _Condition(self.mutex)
+
+
+_queues: weakref.WeakSet[_Queue] = weakref.WeakSet()
+
+
+def _fresh_locks_in_child() -> None:
+    for each in list(_queues):
+        each._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_locks_in_child)
+
 
 # What vcrpy patches on urllib3's pools: the connection class and the two
 # methods that make and hand out connections; and what hand-made mocks one
 # level below requests patch: the request methods.
 class _Pool(HTTPConnectionPool):
+    QueueCls = _Queue
     ConnectionCls = HTTPConnection
     _new_conn = HTTPConnectionPool._new_conn
     _get_conn = HTTPConnectionPool._get_conn
@@ -48,6 +88,7 @@ class _Pool(HTTPConnectionPool):
 
 
 class _TLSPool(HTTPSConnectionPool):
+    QueueCls = _Queue
     ConnectionCls = HTTPSConnection
     _new_conn = HTTPSConnectionPool._new_conn
     _get_conn = HTTPConnectionPool._get_conn
