@@ -69,10 +69,16 @@ class Attacher:
         # The token, should a test print it: captured output is kept and sent.
         self.secret = hiding(secret)
         self.secret_bytes = self.secret.encode()
+        # A process a test forks, and that carries on with the session, is not
+        # the session: nothing would send or remove the copies it made.
+        self.pid = os.getpid()
+
+    def forked(self) -> bool:
+        return os.getpid() != self.pid
 
     def attach(self, item: pytest.Item, source: Source, name: str | None = None) -> None:
         """Attach a file (a path) or bytes to the item's cases; a no-op without cases."""
-        if not cases.case_ids(item):
+        if not cases.case_ids(item) or self.forked():
             return
         # Names and messages valid text: execnet refuses a lone surrogate (a
         # name that is not UTF-8), and so may Hawzu.
@@ -91,6 +97,8 @@ class Attacher:
 
     def collect(self, item: pytest.Item, report: pytest.TestReport) -> list[dict[str, Any]]:
         """The entries to put on this phase report, adding captured output when due."""
+        if self.forked():
+            return []
         if report.when == "setup" and _TORN_DOWN in item.stash:
             _forget_void_attempt(item)
         if self.mode != "none":

@@ -126,3 +126,41 @@ def test_a_forked_child_carrying_on_does_not_hang(pytester, hawzu_env, locks):
     child = _run(pytester, hawzu_env, locks)
     # The child reports nothing: its results are not the session's.
     assert "Hawzu" not in child.read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_forked_child_carrying_on_leaves_no_attachment_copies(pytester, hawzu_env):
+    # The child's captured output is not the session's: copied into the spool
+    # directory, nothing would ever send or remove it.
+    pytester.makepyfile(
+        """
+        import os, signal, pytest
+
+        CHILD = []
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_forks():
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(30)
+                CHILD.append(True)
+                return
+            with open("child.pid", "w") as f:
+                f.write(str(pid))
+
+        @pytest.mark.parametrize("i", [pytest.param(i, marks=pytest.mark.hawzu(f"TCM-{i}"))
+                                       for i in range(2, 6)])
+        def test_prints(i):
+            print("output of", "the child" if CHILD else "the session")
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--hawzu-attach=all", timeout=120)
+    pid = int((pytester.path / "child.pid").read_text())
+    try:
+        assert _gone(pid, 15), "the forked child hangs"
+    finally:
+        if not _gone(pid, 0):
+            os.kill(pid, 9)
+    assert "results sent: 5 passed" in result.stdout.str()
+    left = [p for p in (pytester.path / ".hawzu").rglob("*") if p.is_file()]
+    assert not left, [p.read_text() for p in left]
