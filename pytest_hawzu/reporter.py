@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -86,7 +87,9 @@ class Reporter:
         # (no os._exit), runs a copy of this reporter without its threads: a
         # lock one of them held at the fork is held in the child for ever. The
         # child's results are not the session's, so the copy does nothing.
-        self.pid = os.getpid()
+        # Set by an at-fork hook rather than read from os.getpid() per report.
+        self.copy = False
+        _reporters.add(self)
         self.abort = threading.Event()
         self.throttle = Throttle(settings.rate)
         self.client = HawzuClient(
@@ -257,7 +260,7 @@ class Reporter:
 
     def forked(self) -> bool:
         """In a process forked by a test: a copy of the session, not the session."""
-        return os.getpid() != self.pid
+        return self.copy
 
     def items_planned(self, items: Sequence[pytest.Item]) -> None:
         """The selected tests, when collection happened in this process (no xdist)."""
@@ -734,3 +737,16 @@ class Reporter:
         if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
             terminal.write("\n")
         terminal.write_line(hide(line, self.secret))
+
+
+# Reporters of this process: in a child forked from it, each is a copy.
+_reporters: weakref.WeakSet[Reporter] = weakref.WeakSet()
+
+
+def _copies_in_child() -> None:
+    for reporter in list(_reporters):
+        reporter.copy = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_copies_in_child)
