@@ -19,7 +19,6 @@ import secrets
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import IO, Any
 from pytest_hawzu.attachments import Attachment
 from pytest_hawzu.client import MAX_BATCH, MAX_NOTES
 from pytest_hawzu.failures import why
+from pytest_hawzu.forks import InChild
 from pytest_hawzu.model import TestOutcome
 from pytest_hawzu.text import hide, hiding
 
@@ -510,13 +510,4 @@ def _listed(directory: Path) -> list[Path]:
 # started by multiprocessing or os.fork, and left running or orphaned by a
 # kill -9) would hold their locks with its copy of the file, and `hawzu
 # upload` would take a kept journal for a live session's: it closes its copy.
-_open: weakref.WeakSet[Journal] = weakref.WeakSet()
-
-
-def _let_go_in_child() -> None:
-    for journal in list(_open):
-        journal._let_go()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_let_go_in_child)
+_open = InChild(Journal._let_go)

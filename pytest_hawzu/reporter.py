@@ -7,12 +7,10 @@ the xdist controller. Workers never talk to Hawzu.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import threading
 import time
 import uuid
-import weakref
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -35,6 +33,7 @@ from pytest_hawzu.cases import case_ids
 from pytest_hawzu.client import Execution, HawzuClient, HawzuError
 from pytest_hawzu.deadline import within
 from pytest_hawzu.failures import HOOK_FAILURES, internal_error, raised
+from pytest_hawzu.forks import InChild
 from pytest_hawzu.journal import Journal, is_partial
 from pytest_hawzu.model import TestOutcome, counted
 from pytest_hawzu.outcome import RERUN, TestRecorder
@@ -739,14 +738,9 @@ class Reporter:
         terminal.write_line(hide(line, self.secret))
 
 
+def _copy(reporter: Reporter) -> None:
+    reporter.copy = True
+
+
 # Reporters of this process: in a child forked from it, each is a copy.
-_reporters: weakref.WeakSet[Reporter] = weakref.WeakSet()
-
-
-def _copies_in_child() -> None:
-    for reporter in list(_reporters):
-        reporter.copy = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_copies_in_child)
+_reporters = InChild(_copy)

@@ -26,7 +26,6 @@ import logging
 import os
 import queue
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -36,6 +35,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
+
+from pytest_hawzu.forks import InChild
 
 # Bound once, as a test that patches them for itself must not change the plugin's.
 _Lock = threading.Lock
@@ -63,16 +64,7 @@ class _Queue(queue.LifoQueue):  # type: ignore[type-arg]
         self.all_tasks_done = _Condition(self.mutex)
 
 
-_queues: weakref.WeakSet[_Queue] = weakref.WeakSet()
-
-
-def _fresh_locks_in_child() -> None:
-    for each in list(_queues):
-        each._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_fresh_locks_in_child)
+_queues = InChild(_Queue._after_fork_in_child)
 
 
 # What vcrpy patches on urllib3's pools: the connection class and the two
