@@ -40,6 +40,7 @@ import pytest
 from pytest_hawzu import cases
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, HawzuClient
 from pytest_hawzu.failures import why
+from pytest_hawzu.forks import InChild
 from pytest_hawzu.model import counted
 from pytest_hawzu.text import HIDDEN, as_bytes, hide, hiding, valid
 
@@ -70,11 +71,13 @@ class Attacher:
         self.secret = hiding(secret)
         self.secret_bytes = self.secret.encode()
         # A process a test forks, and that carries on with the session, is not
-        # the session: nothing would send or remove the copies it made.
-        self.pid = os.getpid()
+        # the session: nothing would send or remove the copies it made. Set
+        # by an at-fork hook rather than read from os.getpid() per report.
+        self.copy = False
+        _attachers.add(self)
 
     def forked(self) -> bool:
-        return os.getpid() != self.pid
+        return self.copy
 
     def attach(self, item: pytest.Item, source: Source, name: str | None = None) -> None:
         """Attach a file (a path) or bytes to the item's cases; a no-op without cases."""
@@ -370,3 +373,11 @@ class AttachmentQueue:
             self._ready.clear()
             self._held.clear()
         return left
+
+
+def _copy(attacher: Attacher) -> None:
+    attacher.copy = True
+
+
+# Attachers of this process: in a child forked from it, each is a copy.
+_attachers = InChild(_copy)
