@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from floor import JOURNAL
+from parts import PART_ENV
 from runner import Run, run_pytest
 from suite import Suite, write_suite
 
@@ -41,6 +42,7 @@ MEMORY_TARGET_MIB = 30
 XDIST_TARGET = 1.10
 WARM_UP_TESTS = 60  # a suite needs more tests than its 50 shared ones
 FLOOR_PLUGIN = "hawzu_floor"  # benchmarks/floor.py, as the suite's directory holds it
+PARTS_PLUGIN = "hawzu_parts"  # benchmarks/parts.py, likewise
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Variant:
     label: str
     args: list[str]
     reports: bool  # the plugin is on: the sandbox must hold every result afterwards
+    part: str = ""  # a part of the plugin switched off (parts.py): the sandbox holds no result
 
 
 @dataclass
@@ -127,14 +130,22 @@ class Bench:
     def run(self, variant: Variant) -> Run:
         self.sandbox.reset()
         log = self.logs / f"{_slug(variant.label)}.log"
-        run = run_pytest(self.suite.root, variant.args, log)
+        env = {PART_ENV: variant.part} if variant.part else None
+        run = run_pytest(self.suite.root, variant.args, log, env=env)
         if run.passed != self.suite.tests:
             raise DeliveryError(
                 f"{variant.label}: {run.passed} passed, expected {self.suite.tests}"
             )
         if variant.reports:
             check_delivery(self.sandbox, self.suite, variant.label)
+        if variant.part:
+            check_part(self.sandbox, variant.label)
         return run
+
+    def part(self, label: str, part: str, extra: list[str] | None = None) -> Variant:
+        """The plugin with one part switched off (see parts.py)."""
+        args = [*self.hawzu_args(FAST_RATE), "-p", PARTS_PLUGIN, *(extra or [])]
+        return Variant(label, args, reports=False, part=part)
 
 
 def check_delivery(sandbox: Sandbox, suite: Suite, label: str) -> None:
@@ -155,6 +166,14 @@ def check_delivery(sandbox: Sandbox, suite: Suite, label: str) -> None:
         raise DeliveryError(f"{label}: {len(failed)} results not PASSED, e.g. {failed[0]}")
     if execution["status"] != "COMPLETED":
         raise DeliveryError(f"{label}: execution left {execution['status']}")
+
+
+def check_part(sandbox: Sandbox, label: str) -> None:
+    """The part was off: the execution was opened and got no result."""
+    executions = sandbox.executions()
+    if len(executions) != 1 or executions[0]["results"]:
+        held = sum(len(e["results"]) for e in executions)
+        raise DeliveryError(f"{label}: {len(executions)} executions, {held} results; expected 1, 0")
 
 
 def check_floor(suite: Suite) -> None:
@@ -179,7 +198,9 @@ def _sandbox(suite: Suite, rate: float | None = None) -> Sandbox:
 # -- the four figures --------------------------------------------------------
 
 
-def figure_a(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Check]]:
+def figure_a(
+    suite: Suite, logs: Path, repeat: int, parts: bool = False
+) -> tuple[list[str], list[Check]]:
     sandbox = _sandbox(suite)
     shutil.copy(Path(__file__).with_name("floor.py"), suite.root / f"{FLOOR_PLUGIN}.py")
     try:
@@ -192,12 +213,13 @@ def figure_a(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
         hawzu = Variant(f"hawzu --hawzu-rate={FAST_RATE}", bench.hawzu_args(FAST_RATE), True)
         default = Variant("hawzu, default --hawzu-rate", bench.hawzu_args(None), True)
         variants = [bare, junit, floor, hawzu, default]
-        s = bench.measure(variants, repeat)
+        shown = [*variants, *_parts(bench, suite, parts, [])]
+        s = bench.measure(shown, repeat)
     finally:
         sandbox.stop()
     check_floor(suite)
     b, j, f, h, d = (s[v.label] for v in variants)
-    lines = _time_lines(f"(a) {_tests(suite)}, loopback sandbox", variants, s)
+    lines = _time_lines(f"(a) {_tests(suite)}, loopback sandbox", shown, s)
     checks = [
         _ratio_check("(a) hawzu / bare", h.seconds / b.seconds, TIME_TARGET),
         Check("(a) hawzu / junitxml", f"{h.seconds / j.seconds:.3f} x", "", None),
@@ -208,6 +230,7 @@ def figure_a(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
         Check("(a) sandbox CPU per hawzu run", f"{h.server_cpu:.2f} s", "", None),
         Check("(a) thread switches, hawzu run", f"{h.switches:,.0f}", "", None),
         Check("(a) thread switches, bare run", f"{b.switches:,.0f}", "", None),
+        *_part_checks("(a)", shown[len(variants) :], s, b),
     ]
     return lines, checks
 
@@ -252,7 +275,9 @@ def figure_c(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
     return lines, [check]
 
 
-def figure_d(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Check]]:
+def figure_d(
+    suite: Suite, logs: Path, repeat: int, parts: bool = False
+) -> tuple[list[str], list[Check]]:
     sandbox = _sandbox(suite)
     try:
         bench = Bench(suite, sandbox, logs)
@@ -260,15 +285,39 @@ def figure_d(suite: Suite, logs: Path, repeat: int) -> tuple[list[str], list[Che
         hawzu = Variant(
             f"hawzu -n 2 --hawzu-rate={FAST_RATE}", [*bench.hawzu_args(FAST_RATE), "-n", "2"], True
         )
-        s = bench.measure([bare, hawzu], repeat)
+        shown = [bare, hawzu, *_parts(bench, suite, parts, ["-n", "2"])]
+        s = bench.measure(shown, repeat)
     finally:
         sandbox.stop()
-    lines = _time_lines(f"(d) {_tests(suite)}, pytest-xdist -n 2", [bare, hawzu], s)
+    lines = _time_lines(f"(d) {_tests(suite)}, pytest-xdist -n 2", shown, s)
     h = s[hawzu.label]
     ratio = h.seconds / s[bare.label].seconds
     return lines, [
         _ratio_check("(d) hawzu -n 2 / bare -n 2", ratio, XDIST_TARGET),
         Check("(d) sandbox CPU per hawzu run", f"{h.server_cpu:.2f} s", "", None),
+        *_part_checks("(d)", shown[2:], s, s[bare.label]),
+    ]
+
+
+def _parts(bench: Bench, suite: Suite, on: bool, extra: list[str]) -> list[Variant]:
+    """With --parts: the plugin sending nothing, and sending without requests."""
+    if not on:
+        return []
+    shutil.copy(Path(__file__).with_name("parts.py"), suite.root / f"{PARTS_PLUGIN}.py")
+    name = " ".join(["hawzu", *extra])
+    return [
+        bench.part(f"{name}, nothing sent", "unsent", extra),
+        bench.part(f"{name}, no requests", "unanswered", extra),
+    ]
+
+
+def _part_checks(
+    figure: str, variants: list[Variant], samples: dict[str, Samples], bare: Samples
+) -> list[Check]:
+    return [
+        Check(f"{figure} {v.label.split(', ')[-1]} / bare", f"{r:.3f} x", "", None)
+        for v in variants
+        for r in [samples[v.label].seconds / bare.seconds]
     ]
 
 
@@ -304,6 +353,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--memory-tests", type=int, help="suite size for (c) (default 100000)")
     p.add_argument("--only", default="abcd", help="figures to run, e.g. 'ad' (default abcd)")
     p.add_argument("--keep", action="store_true", help="keep the generated suites and logs")
+    p.add_argument(
+        "--parts",
+        action="store_true",
+        help="(a) and (d) also run the plugin sending nothing, and sending without requests",
+    )
     args = p.parse_args(argv)
     args.repeat = args.repeat or (2 if args.quick else 5)
     args.tests = args.tests or (1_000 if args.quick else 5_000)
@@ -368,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
             if letter == "c":
                 suite = write_suite(work / "suite-memory", args.memory_tests)
                 lines, found = figure_c(suite, logs, args.memory_repeat)
+            elif letter == "a":
+                lines, found = figure_a(small, logs, args.repeat, args.parts)
+            elif letter == "d":
+                lines, found = figure_d(small, logs, args.repeat, args.parts)
             else:
                 lines, found = FIGURES[letter](small, logs, args.repeat)
             sections += [*lines, ""]

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,14 @@ def environment(*, bytecode: bool = False) -> dict[str, str]:
     return env
 
 
-def run_pytest(cwd: Path, args: list[str], log: Path, *, bytecode: bool = False) -> Run:
+def run_pytest(
+    cwd: Path,
+    args: list[str],
+    log: Path,
+    *,
+    bytecode: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Run:
     """Run pytest in `cwd` and wait for it with wait4, which reports this child's
     own rusage (RUSAGE_CHILDREN would give the largest of every run so far)."""
     cmd = [sys.executable, "-m", "pytest", *COMMON, *args]
@@ -61,7 +69,11 @@ def run_pytest(cwd: Path, args: list[str], log: Path, *, bytecode: bool = False)
         before = os.times()
         started = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=environment(bytecode=bytecode), stdout=out, stderr=subprocess.STDOUT
+            cmd,
+            cwd=cwd,
+            env={**environment(bytecode=bytecode), **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
