@@ -19,7 +19,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -478,15 +478,27 @@ def hold(path: Path) -> IO[bytes] | None:
     return None
 
 
-def find(paths: Iterable[Path]) -> list[Path]:
+def find(
+    paths: Iterable[Path], unreadable: Callable[[Path, OSError], None] | None = None
+) -> list[Path]:
     """Journal files named directly, or found in the named directories, each once.
 
-    OSError for a directory that cannot be listed: Path.glob would take it
-    for an empty one, and "nothing to deliver" would be a lie.
+    A path that cannot be looked at (a directory that cannot be listed, a file
+    in one that cannot be searched) is handed to `unreadable` and left out, so
+    that it keeps no other journal from Hawzu; without `unreadable`, OSError.
+    Path.glob would take such a directory for an empty one, and "nothing to
+    deliver" would be a lie.
     """
     found: dict[Path, Path] = {}  # by where it really is: a file named twice, or by a link
     for path in paths:
-        for each in _listed(path) if path.is_dir() else [path]:
+        try:
+            listed = _listed(path) if path.is_dir() else [path]
+        except OSError as exc:
+            if unreadable is None:
+                raise
+            unreadable(path, exc)
+            continue
+        for each in listed:
             found.setdefault(_real(each), each)
     return list(found.values())
 

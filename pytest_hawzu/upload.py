@@ -59,12 +59,16 @@ def upload_all(
     paths: list[Path], *, url: str | None, token: str, rate: float, timeout: float, say: Say
 ) -> bool:
     """Deliver every journal found under `paths`; True when all of them were delivered."""
-    try:
-        files = journal.find(paths)
-    except OSError as exc:
-        say(f"{exc.filename}: cannot read: {exc}")
-        return False
+    unreadable: list[Path] = []
+
+    def refused(path: Path, exc: OSError) -> None:
+        say(f"{path}: cannot read: {exc}")
+        unreadable.append(path)
+
+    files = journal.find(paths, refused)
     if not files:
+        if unreadable:
+            return False
         # Only directories get here (a named file counts even when missing): a
         # run that delivered everything removed its journal, so nothing is lost.
         say("no journals in " + ", ".join(str(p) for p in paths) + ": nothing to deliver")
@@ -73,10 +77,10 @@ def upload_all(
     # 429 said while one journal was sent still holds for the next.
     throttle = Throttle(rate)
     retrier = Retrier(throttle, RetryPolicy(), sleep=telling_sleep(say))
-    ok = True
+    ok = not unreadable
     named = set(paths)
     for path in files:
-        if path not in named and not path.exists() and not path.is_symlink():
+        if path not in named and _vanished(path):
             ok = _gone(path, say) and ok
             continue
         try:
@@ -86,6 +90,21 @@ def upload_all(
             done = False
         ok = done and ok
     return ok
+
+
+def _vanished(path: Path) -> bool:
+    """Listed, and not there any more (a link that leads nowhere is still there).
+
+    Only that: a file that cannot be looked at (in a directory without search
+    permission) is said when it is opened.
+    """
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _gone(path: Path, say: Say) -> bool:
@@ -105,7 +124,12 @@ def _gone(path: Path, say: Say) -> bool:
 def upload_one(
     path: Path, *, url: str | None, token: str, retrier: Retrier, timeout: float, say: Say
 ) -> bool:
-    if path.exists() and not path.is_file():
+    try:
+        special = path.exists() and not path.is_file()
+    except OSError as exc:  # in a directory that cannot be searched
+        say(f"{path}: cannot read: {exc}")
+        return False
+    if special:
         # Opening a pipe would wait for a writer forever.
         say(f"{path}: not a journal file (a pipe, a device or a directory)")
         return False

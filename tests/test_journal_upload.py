@@ -992,10 +992,75 @@ def one_result_journal(spool: Path, url: str, release: str) -> journal.Journal:
     return made
 
 
+def refuse_stat_under(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """Files in `directory` cannot be looked at, as for another user in a directory
+    without search permission (x): as root (CI) a chmod cannot do it."""
+    stat = os.stat
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(path, (str, os.PathLike)) and Path(path).parent == directory:
+            raise PermissionError(13, "Permission denied", str(path))
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refuse)
+
+
+def test_a_directory_that_cannot_be_listed_does_not_keep_the_others_from_hawzu(
+    tmp_path, hawzu_env, monkeypatch
+):
+    good = tmp_path / "good"
+    made = one_result_journal(good, hawzu_env.url, "1.4.0")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    listing = os.scandir
+
+    def refuse(path: Any = ".") -> Any:
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    said: list[str] = []
+    ok = journal_upload_all(
+        [locked, good], url=None, token=TOKEN, rate=1000, timeout=10, say=said.append
+    )
+    assert ok is False
+    assert said[0] == f"{locked}: cannot read: [Errno 13] Permission denied: '{locked}'"
+    assert f"{made.path}: delivered, journal removed" in said
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["listed", "named"])
+def test_a_journal_in_a_directory_that_cannot_be_searched_is_one_line(
+    tmp_path, hawzu_env, monkeypatch, named
+):
+    # Listed (r) but not searchable (x): its names are there, the files are not.
+    good = tmp_path / "good"
+    made = one_result_journal(good, hawzu_env.url, "1.4.0")
+    blind = tmp_path / "blind"
+    hidden = one_result_journal(blind, hawzu_env.url, "1.4.0").path
+    refuse_stat_under(monkeypatch, blind)
+    said: list[str] = []
+    ok = journal_upload_all(
+        [hidden if named else blind, good],
+        url=None,
+        token=TOKEN,
+        rate=1000,
+        timeout=10,
+        say=said.append,
+    )
+    assert ok is False
+    assert said[0] == f"{hidden}: cannot read: [Errno 13] Permission denied: '{hidden}'"
+    assert f"{made.path}: delivered, journal removed" in said
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED"}
+    monkeypatch.undo()
+    assert hidden.exists()  # kept: nothing was read from it
+
+
 def test_a_listed_journal_gone_before_its_turn_was_delivered_by_someone_else(tmp_path, monkeypatch):
     # Its run, or another upload, delivered and removed it meanwhile.
     gone = tmp_path / "run-gone.jsonl"
-    monkeypatch.setattr(journal, "find", lambda paths: [gone])
+    monkeypatch.setattr(journal, "find", lambda paths, unreadable: [gone])
     said: list[str] = []
     ok = journal_upload_all([tmp_path], url=None, token="t", rate=5, timeout=5, say=said.append)
     assert ok is True
