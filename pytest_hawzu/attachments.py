@@ -69,7 +69,9 @@ class Attacher:
         self.mode = mode
         # The token, should a test print it: captured output is kept and sent.
         self.secret = hiding(secret)
-        self.secret_bytes = self.secret.encode()
+        # As the bytes a test would print: a token given with a byte that is not
+        # UTF-8 holds a lone surrogate, which plain UTF-8 cannot encode.
+        self.secret_bytes = as_bytes(self.secret)
         # A process a test forks, and that carries on with the session, is not
         # the session: nothing would send or remove the copies it made. Set
         # by an at-fork hook rather than read from os.getpid() per report.

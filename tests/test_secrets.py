@@ -193,6 +193,8 @@ BAD_TOKENS = [
     pytest.param(TOKEN[:6] + "\u200b" + TOKEN[6:], id="zero-width-space"),
     pytest.param(TOKEN[:6] + "\u00e9" + TOKEN[6:], id="non-ascii"),
     pytest.param(TOKEN[:6] + " " + TOKEN[6:], id="inner-space"),
+    # A byte that is not UTF-8: Python holds it as a lone surrogate.
+    pytest.param(TOKEN[:6] + "\udcff" + TOKEN[6:], id="not-utf-8"),
 ]
 
 
