@@ -4,6 +4,11 @@ A command's output may go to a reader that is already gone: `hawzu upload
 .hawzu | head -3`, or `| tee log` when Ctrl-C stops both. The command's work
 must not end in a BrokenPipeError for that: what it would have printed then
 goes nowhere, and so does Python's own flush at exit.
+
+Nor may it end for an output that cannot show every character: a CI log in
+ASCII (`PYTHONIOENCODING=ascii`, a C locale) or Latin-1, and a name of a test
+or an attachment in another script. Such a line is shown with escapes, as
+Python shows it on standard error.
 """
 
 from __future__ import annotations
@@ -15,9 +20,18 @@ import sys
 def say(line: str, *, flush: bool = False) -> None:
     """Print `line`; with nobody reading, carry on without it."""
     try:
-        print(line, flush=flush)
+        try:
+            print(line, flush=flush)
+        except UnicodeEncodeError:  # raised before any of the line is written
+            print(_showable(line), flush=flush)
     except BrokenPipeError:
         _nowhere()
+
+
+def _showable(line: str) -> str:
+    """`line` as standard output's encoding can show it: the rest escaped."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    return line.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def flush() -> None:

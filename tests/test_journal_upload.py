@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -405,6 +406,52 @@ def test_a_partial_journal_still_sends_the_attachments_of_a_case_it_holds_back(p
     upload(pytester, ".hawzu").stdout.fnmatch_lines(["  attachment two0.txt of TCM-2 sent"])
     names = [a["filename"] for a in only_execution(hawzu_env)["results"]["TCM-2"]["attachments"]]
     assert names == ["two0.txt"]
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_upload_to_an_output_that_cannot_show_a_name_delivers_everything(
+    pytester, hawzu_env, encoding
+):
+    # A CI log in ASCII or Latin-1 cannot show every character of a test's
+    # names; the lines naming them must not stop the delivery.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_caf\u00e9(hawzu_attach):
+            hawzu_attach(b"one", name="re\u00e7u \u4e2d\u6587 \U0001f600.txt")
+
+        @pytest.mark.hawzu("TCM-\u00e9")
+        def test_unknown_case():
+            pass
+        """
+    )
+    outage_run(pytester, hawzu_env)
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    upload = subprocess.run(
+        [HAWZU, "upload", ".hawzu"],
+        cwd=pytester.path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    out = upload.stdout.decode(encoding).splitlines()
+    assert upload.stderr == b""
+    # Each line as the output can show it: what it cannot, escaped.
+    for line in (
+        "  attachment re\u00e7u \u4e2d\u6587 \U0001f600.txt of TCM-1 sent",
+        "  execution exe_1 completed",
+        "  rejected TCM-\u00e9: TEST_CASE_NOT_FOUND no test case 'TCM-\u00e9'",
+    ):
+        assert line.encode(encoding, "backslashreplace").decode(encoding) in out, out
+    assert upload.returncode == 0, out
+    assert journals(pytester) == []
+    execution = only_execution(hawzu_env)
+    assert execution["status"] == "COMPLETED"
+    names = [a["filename"] for a in execution["results"]["TCM-1"]["attachments"]]
+    assert names == ["re\u00e7u \u4e2d\u6587 \U0001f600.txt"]
 
 
 @NEEDS_DEV_FULL
