@@ -6,7 +6,9 @@ UTF-8 (a Latin-1 file name, a log record quoting one) decoded with
 can escape both, but execnet refuses to carry such a string from an xdist
 worker, and many JSON parsers and databases refuse it behind an API: one
 such character would sink a whole batch. Each becomes U+FFFD, which says
-that a character was there.
+that a character was there; bytes that are UTF-8 after all (a name or a
+variable read in the C locale, where Python decodes every byte past ASCII
+this way) give their characters back.
 
 The token, should a test show it, is hidden the same way wherever the
 plugin keeps, sends or prints text.
@@ -32,9 +34,17 @@ def valid(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
+        pass
+    else:
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
         # UTF-16 pairs surrogates that belong together and replaces the rest.
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
+    # The bytes back, read as UTF-8: a locale that is not UTF-8 (LC_ALL=C,
+    # without Python's UTF-8 mode) holds even UTF-8 bytes as surrogates.
+    return raw.decode("utf-8", "replace")
 
 
 def map_strings(value: Any, change: Callable[[str], str]) -> Any:

@@ -27,6 +27,17 @@ def test_each_bad_character_becomes_one_replacement():
     assert valid("\ud800 and \U0001f600") == f"{REPLACEMENT} and \U0001f600"
 
 
+def test_utf8_read_in_a_locale_that_is_not_utf8_gets_its_characters_back():
+    # Under LC_ALL=C (without Python's UTF-8 mode) each byte of "branch\u00e9 \u4e2d"
+    # past ASCII reaches Python as a lone surrogate, though the bytes are UTF-8.
+    c_locale = "branch\u00e9 \u4e2d".encode().decode("ascii", "surrogateescape")
+    assert valid(c_locale) == "branch\u00e9 \u4e2d"
+    assert valid(c_locale + "\u00b7\u2026") == "branch\u00e9 \u4e2d\u00b7\u2026"
+    # A byte that is not UTF-8 among them is still one replacement.
+    mixed = b"\xc3\xa9\xff".decode("ascii", "surrogateescape")
+    assert valid(mixed) == f"\u00e9{REPLACEMENT}"
+
+
 def test_json_values_are_made_valid_all_the_way_down():
     bad = "x\x00"
     value = {"a": [bad, {"b": (bad, 1, None)}], bad: 2.5}
