@@ -40,7 +40,7 @@ from pytest_hawzu.startup import (
     open_execution,
     unusable_token,
 )
-from pytest_hawzu.text import hiding
+from pytest_hawzu.text import hiding, meant
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.title import DEFAULT_TITLE, TemplateError, validate
 
@@ -244,16 +244,16 @@ def _run_upload(args: argparse.Namespace) -> int:
 def _run_create(args: argparse.Namespace) -> int:
     # Without --key a fresh key still goes out, so a retried POST never makes two.
     key = _key(args.key) or f"hawzu-cli-{uuid.uuid4()}"
-    if not _text(args.release, "--release").strip():
+    release = _text(args.release, "--release")
+    if not release.strip():
         raise CliError("--release must not be empty")
-    if args.project is not None:
-        _text(args.project, "--project")
+    project = None if args.project is None else _text(args.project, "--project")
     template = _title_template(args.title)
     client, retrier = _connect(args)
-    name, description = naming(template, args.release, hiding(_token()))
+    name, description = naming(template, release, hiding(_token()))
     plan = Plan(
-        release=args.release,
-        project=args.project,
+        release=release,
+        project=project,
         title=name,
         description=description,
         idempotency_key=key,
@@ -275,8 +275,8 @@ def _title_template(given: str | None) -> str:
         if not template.strip():
             raise CliError("--title must not be empty")
     else:
-        template, name = os.environ.get(TITLE_ENV) or DEFAULT_TITLE, TITLE_ENV
-        _text(template, TITLE_ENV)
+        name = TITLE_ENV
+        template = _text(os.environ.get(TITLE_ENV) or DEFAULT_TITLE, TITLE_ENV)
     try:
         validate(template)
     except TemplateError as exc:
@@ -285,16 +285,17 @@ def _title_template(given: str | None) -> str:
 
 
 def _run_complete(args: argparse.Namespace) -> int:
-    if not _text(args.execution_id, "the execution ID").strip():
+    execution_id = _text(args.execution_id, "the execution ID")
+    if not execution_id.strip():
         raise CliError("the execution ID must not be empty")
     client, retrier = _connect(args)
     try:
-        retrier.call(lambda: client.complete_execution(args.execution_id))
+        retrier.call(lambda: client.complete_execution(execution_id))
     except HawzuError as exc:
         why = in_terms(describe(exc), EXECUTION_TERMS)
-        print(f"hawzu: completing {args.execution_id} failed: {why}", file=sys.stderr)
+        print(f"hawzu: completing {execution_id} failed: {why}", file=sys.stderr)
         return 1
-    output.say(f"execution {args.execution_id} completed")
+    output.say(f"execution {execution_id} completed")
     return 0
 
 
@@ -331,12 +332,11 @@ def _token() -> str:
 
 
 def _text(value: str, name: str) -> str:
-    """`value`, if it is text: bytes that are not UTF-8 arrive as lone surrogates."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise CliError(f"{name} is not valid UTF-8 text") from None
-    return value
+    """`value` as meant, if it is text: bytes that are not UTF-8 arrive as lone surrogates."""
+    found = meant(value)
+    if found is None:
+        raise CliError(f"{name} is not valid UTF-8 text")
+    return found
 
 
 def _env_url() -> str:

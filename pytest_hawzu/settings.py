@@ -28,7 +28,7 @@ from pytest_hawzu.client import (
     valid_idempotency_key,
 )
 from pytest_hawzu.model import Status
-from pytest_hawzu.text import hiding, valid
+from pytest_hawzu.text import hiding, meant, valid
 
 TOKEN_ENV = "HAWZU_API_TOKEN"
 TITLE_ENV = "HAWZU_TITLE"  # also read by `hawzu execution create`
@@ -295,9 +295,12 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
     def number(dest: str, kind: Callable[[str], T], low: float, high: float = math.inf) -> T:
         return _number(name[dest], raw[dest], kind, low=low, high=high)
 
-    # The spool directory too: its paths travel from xdist workers in reports.
-    for dest in ("release", "project", "execution", "title", "spool_dir"):
-        _text(name[dest], raw[dest])
+    for dest in ("release", "project", "execution", "title"):
+        raw[dest] = _text(name[dest], raw[dest])
+    # Kept as the OS gave it, since it names a directory; and strictly text, since
+    # its paths travel from xdist workers in reports.
+    if raw["spool_dir"] and valid(raw["spool_dir"]) != raw["spool_dir"]:
+        raise _not_text(name["spool_dir"], raw["spool_dir"])
     return Settings(
         release=raw["release"] or None,
         url=_url(raw["url"] or DEFAULT_URL, name["url"]),
@@ -392,14 +395,22 @@ def _choice(name: str, value: str | None, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _text(name: str, value: str | None) -> None:
-    """A value POSIX gave with bytes that are not UTF-8 (as lone surrogates) cannot be
-    sent: Hawzu would be asked for something else than what was meant."""
-    if value and valid(value) != value:
-        raise pytest.UsageError(
-            f"{name}={value!r}: not valid text (a byte that is not UTF-8, or NUL); "
-            "give the value in UTF-8"
-        )
+def _text(name: str, value: str | None) -> str | None:
+    """The value as meant. One POSIX gave with bytes that are not UTF-8 (as lone
+    surrogates) cannot be sent: Hawzu would be asked for something else."""
+    if not value:
+        return value
+    found = meant(value)
+    if found is None:
+        raise _not_text(name, value)
+    return found
+
+
+def _not_text(name: str, value: str) -> pytest.UsageError:
+    return pytest.UsageError(
+        f"{name}={value!r}: not valid text (a byte that is not UTF-8, or NUL); "
+        "give the value in UTF-8"
+    )
 
 
 def _spool_dir(name: str, value: str | None) -> Path:

@@ -47,6 +47,25 @@ def valid(text: str) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def meant(value: str) -> str | None:
+    """A value from argv or the environment as the user typed it; None when it
+    holds a byte that is not UTF-8, or NUL.
+
+    In a C locale without Python's UTF-8 mode even UTF-8 bytes past ASCII
+    arrive as lone surrogates; read back as UTF-8 they are the text meant.
+    """
+    if "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8")
+        except UnicodeError:
+            return None
+    return value
+
+
 def map_strings(value: Any, change: Callable[[str], str]) -> Any:
     """A copy of JSON-like `value` with `change` applied to every string, keys included."""
     if isinstance(value, str):

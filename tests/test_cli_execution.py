@@ -246,6 +246,17 @@ def test_argument_errors_are_one_line(capsys, argv, message):
     assert capsys.readouterr().err == message + "\n"
 
 
+def test_utf8_arguments_read_in_a_c_locale_are_taken_as_typed(hawzu_env, capsys):
+    # Without Python's UTF-8 mode, LC_ALL=C hands every byte past ASCII of argv
+    # to Python as a lone surrogate, though the bytes are UTF-8.
+    title = "r\u00e9cette \u00b7 \u2026".encode().decode("ascii", "surrogateescape")
+    code, out, err = run(capsys, "execution", "create", "--release", "1.4.0", "--title", title)
+    assert code == 0, err
+    execution = only_execution(hawzu_env)
+    assert out == f"{execution['id']}\n"
+    assert execution["title"] == "r\u00e9cette \u00b7 \u2026"
+
+
 def test_an_empty_title_is_refused_before_asking_hawzu(hawzu_env, capsys):
     code, out, err = run(capsys, "execution", "create", "--release", "1.4.0", "--title", " ")
     assert (code, out) == (2, "")

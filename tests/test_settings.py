@@ -10,6 +10,7 @@ from pytest_hawzu.model import Status
 from pytest_hawzu.plugin import SETTINGS
 from pytest_hawzu.settings import Settings
 from pytest_hawzu.status import StatusTable, parse_status_map
+from tests.conftest import only_execution
 
 
 def settings_of(pytester: pytest.Pytester, *args: str) -> Settings:
@@ -192,6 +193,34 @@ def test_a_value_that_is_not_utf8_is_a_usage_error(pytester, option):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --hawzu-{option}=*: not valid text*"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_utf8_values_read_in_a_c_locale_are_taken_as_typed(pytester, hawzu_env):
+    # Without Python's UTF-8 mode, LC_ALL=C hands every byte past ASCII of argv
+    # and the environment to Python as a lone surrogate, though they are UTF-8.
+    title = "r\u00e9cette \u00b7 \u2026".encode().decode("ascii", "surrogateescape")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_a():
+            pass
+        """
+    )
+    result = pytester.runpytest("--hawzu-release=1.4.0", f"--hawzu-title={title}")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+    assert only_execution(hawzu_env)["title"] == "r\u00e9cette \u00b7 \u2026"
+
+
+def test_a_spool_dir_is_kept_as_the_os_gave_it(pytester, hawzu_env):
+    # A path names bytes on the disk: read back as UTF-8 it would name another
+    # (or none) here; and its paths must travel from xdist workers as text.
+    spool = "\u00e9".encode().decode("ascii", "surrogateescape")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--hawzu-release=1.4.0", f"--hawzu-spool-dir={spool}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --hawzu-spool-dir=*: not valid text*"])
 
 
 def test_a_home_directory_that_does_not_exist_is_a_usage_error(pytester, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_hawzu.text import REPLACEMENT, as_bytes, hide, hiding, map_strings, valid
+from pytest_hawzu.text import REPLACEMENT, as_bytes, hide, hiding, map_strings, meant, valid
 
 
 @given(st.text())
@@ -36,6 +36,16 @@ def test_utf8_read_in_a_locale_that_is_not_utf8_gets_its_characters_back():
     # A byte that is not UTF-8 among them is still one replacement.
     mixed = b"\xc3\xa9\xff".decode("ascii", "surrogateescape")
     assert valid(mixed) == f"\u00e9{REPLACEMENT}"
+
+
+def test_a_value_is_taken_as_meant_or_not_at_all():
+    assert meant("1.4.0") == "1.4.0"
+    assert meant("r\u00e9l") == "r\u00e9l"
+    # UTF-8 bytes read in the C locale: the characters typed.
+    assert meant("r\u00e9l".encode().decode("ascii", "surrogateescape")) == "r\u00e9l"
+    assert meant(b"r\xe9l".decode("utf-8", "surrogateescape")) is None  # Latin-1
+    assert meant("\ud800") is None  # a surrogate that stands for no byte
+    assert meant("a\x00b") is None
 
 
 def test_json_values_are_made_valid_all_the_way_down():
