@@ -12,10 +12,11 @@ import ipaddress
 import json as jsonlib
 import platform
 import re
+import ssl
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -96,6 +97,12 @@ class HawzuError(Exception):
 
 class TransportError(HawzuError):
     """No HTTP answer: refused, reset, DNS failure or timeout."""
+
+
+class SetupError(TransportError):
+    """No HTTP answer, for a reason of this machine's making that waiting cannot change:
+    a certificate not trusted, a CA bundle that is not there, a proxy that wants a
+    password or a SOCKS proxy without PySocks. The message says what to change."""
 
 
 class ApiError(HawzuError):
@@ -479,9 +486,7 @@ class HawzuClient:
             response = within(send, limit, name="hawzu-request")
         except self._request_error as exc:
             # requests' messages carry the URL but never our headers; stay safe anyway.
-            raise TransportError(
-                self._redact(f"{method} {path}: {type(exc).__name__}: {exc}")
-            ) from None
+            raise self._no_answer(method, path, exc) from None
         except TimeoutError:
             # Bytes kept coming, so no read timed out: the answer as a whole did.
             raise TransportError(
@@ -492,9 +497,8 @@ class HawzuClient:
         except Exception as exc:
             # A test's socket guard (pytest-socket, httpretty) raises an exception
             # of its own, not an OSError: no answer all the same, to try again.
-            raise TransportError(
-                self._redact(f"{method} {path}: {type(exc).__name__}: {exc}")
-            ) from None
+            # requests raises a plain OSError for a CA bundle that is not there.
+            raise self._no_answer(method, path, exc) from None
         response_headers = response.headers  # case-insensitive, as HTTP headers are
         if self.observer is not None:
             self.observer(response_headers)
@@ -514,6 +518,12 @@ class HawzuClient:
             excerpt = self._redact(_text(response))[:80]
             raise _not_the_api(response.status_code, method, path, f"{kind}: {excerpt!r}")
         return response.status_code, body or {}
+
+    def _no_answer(self, method: str, path: str, exc: Exception) -> TransportError:
+        setup = _setup_problem(exc, self._session.verify)
+        if setup is not None:
+            return SetupError(self._redact(f"{method} {path}: {setup}"))
+        return TransportError(self._redact(f"{method} {path}: {type(exc).__name__}: {exc}"))
 
     def _body(self, payload: Any) -> bytes:
         """`payload` as JSON, each string valid and without the token.
@@ -540,6 +550,74 @@ class HawzuClient:
 
 def _to_json(value: Any) -> str:
     return _ENCODE(value)
+
+
+def _setup_problem(exc: BaseException, verify: Any) -> str | None:
+    """What to change when `exc` comes from this machine's TLS or proxy settings, or None.
+
+    Never quotes a proxy URL, which may hold a password.
+    """
+    found = list(_causes(exc))
+    bundle = verify if isinstance(verify, str) else None
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in found):
+        why = next(e for e in found if isinstance(e, ssl.SSLCertVerificationError))
+        trusted = (
+            f"the CA bundle {bundle} (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE)"
+            if bundle
+            else "the CA bundle of certifi (REQUESTS_CA_BUNDLE is not set)"
+        )
+        return (
+            f"the server's TLS certificate failed verification ({why.verify_message or why}) "
+            f"against {trusted}: if your own CA signed it, set REQUESTS_CA_BUNDLE to a PEM "
+            "file that holds that CA"
+        )
+    if bundle and any(isinstance(e, ssl.SSLError) and e.library in ("X509", "PEM") for e in found):
+        return (
+            f"the CA bundle {bundle} (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE) holds no usable "
+            "certificate: point REQUESTS_CA_BUNDLE at a PEM file of CA certificates"
+        )
+    text = " ".join(str(e) for e in found)
+    return next(
+        (advice.format(bundle=bundle) for needle, advice in _SETUP_ADVICE if needle in text),
+        None,
+    )
+
+
+# What requests and urllib3 say, in an exception or one it wraps, and what to change.
+_SETUP_ADVICE = (
+    (
+        "Could not find a suitable TLS CA certificate bundle",
+        "the CA bundle {bundle} (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE) does not exist: "
+        "point REQUESTS_CA_BUNDLE at a PEM file of CA certificates, or unset it",
+    ),
+    (
+        "Tunnel connection failed: 407",
+        "the proxy answered 407 Proxy Authentication Required: give its user and "
+        "password in HTTPS_PROXY (http://user:password@host:port)",
+    ),
+    (
+        "Missing dependencies for SOCKS support",
+        "the proxy in HTTPS_PROXY or ALL_PROXY is a SOCKS proxy, which needs PySocks: "
+        "pip install 'requests[socks]'",
+    ),
+    (
+        "Please check proxy URL",
+        "the proxy URL in HTTPS_PROXY or ALL_PROXY is malformed: give it as http://host:port",
+    ),
+)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: causes, contexts, urllib3's reasons and arguments."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo and len(seen) < 50:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None), *e.args])
 
 
 def valid_idempotency_key(key: str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pytest_hawzu.client import RETRY_AFTER, ApiError, HawzuError, TransportError
+from pytest_hawzu.client import RETRY_AFTER, ApiError, HawzuError, SetupError, TransportError
 from pytest_hawzu.throttle import Throttle, header, http_date, server_time
 
 T = TypeVar("T")
@@ -110,6 +110,8 @@ def _retry_after(error: HawzuError) -> str | None:
 
 NO_ATTEMPTS_LEFT = "no attempts left"
 DEADLINE_REACHED = "deadline reached"
+# A certificate, CA bundle or proxy setting that no wait can change (a SetupError).
+SETTINGS_REFUSED = "the connection settings do not work"
 ABORTED = "aborted"
 
 
@@ -165,6 +167,11 @@ class Retrier:
             try:
                 result = fn()
             except HawzuError as error:
+                if isinstance(error, SetupError):
+                    # Given up at once, as trying again cannot help; a GaveUp all
+                    # the same, so that what was to be sent is kept for later.
+                    self.last_error = None
+                    raise GaveUp(error, attempts=attempt + 1, reason=SETTINGS_REFUSED) from None
                 if self.policy.verdict(error) is not Verdict.RETRY:
                     # The call is over; its caller handles this (or expected it).
                     self.last_error = None

@@ -25,8 +25,9 @@ from pytest_hawzu.client import (
     HawzuError,
     Identity,
     Release,
+    SetupError,
 )
-from pytest_hawzu.retry import DEADLINE_REACHED, GaveUp
+from pytest_hawzu.retry import DEADLINE_REACHED, SETTINGS_REFUSED, GaveUp
 from pytest_hawzu.settings import TOKEN_ENV
 from pytest_hawzu.text import hide
 
@@ -262,7 +263,7 @@ def may_pass(exc: HawzuError) -> bool:
     """Whether trying again later may succeed without anyone changing anything."""
     if isinstance(exc, StartupError):
         return exc.may_pass
-    return isinstance(exc, GaveUp)
+    return isinstance(exc, GaveUp) and exc.reason != SETTINGS_REFUSED
 
 
 def describe(exc: HawzuError) -> str:
@@ -278,6 +279,8 @@ def describe(exc: HawzuError) -> str:
             )
         return f"the end-of-session flush timed out while retrying: {describe(exc.last)}"
     last = exc.last if isinstance(exc, GaveUp) and exc.last is not None else exc
+    if isinstance(last, SetupError):
+        return str(last)  # says what to change; tried once, as no wait would help
     if isinstance(last, ApiError):
         advice = ADVICE.get(last.status, "")
         text = f"HTTP {last.status} {last.code}: {last.message}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import socket
 import socketserver
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +21,7 @@ from pytest_hawzu.client import (
     ApiError,
     BatchOutcome,
     HawzuClient,
+    SetupError,
     TransportError,
     in_parts,
     result_to_wire,
@@ -58,6 +61,68 @@ def test_no_proxy_is_honoured(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> N
         client.me()
     client.close()
     assert sb.requests() == []
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    return monkeypatch
+
+
+def test_a_ca_bundle_that_is_not_there_says_so(no_proxy_env, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    no_proxy_env.setenv("REQUESTS_CA_BUNDLE", str(missing))
+    client = HawzuClient("https://127.0.0.1:1", SECRET, timeout=5)
+    with pytest.raises(SetupError, match=f"CA bundle {re.escape(str(missing))} .*does not exist"):
+        client.me()
+    client.close()
+
+
+def test_an_empty_ca_bundle_says_so(no_proxy_env, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    no_proxy_env.setenv("REQUESTS_CA_BUNDLE", str(empty))
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # connects; never answers
+        client = HawzuClient(f"https://127.0.0.1:{listener.getsockname()[1]}", SECRET, timeout=5)
+        with pytest.raises(SetupError, match="holds no usable certificate"):
+            client.me()
+        client.close()
+
+
+class _AsksForAPassword(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass
+        self.wfile.write(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+            b'Proxy-Authenticate: Basic realm="proxy"\r\nContent-Length: 0\r\n\r\n'
+        )
+
+
+def test_a_proxy_that_wants_a_password_says_so_and_not_the_password(no_proxy_env) -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AsksForAPassword) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        port = proxy.server_address[1]
+        no_proxy_env.setenv("HTTPS_PROXY", f"http://someone:pr0xy-pa55@127.0.0.1:{port}")
+        client = HawzuClient("https://hawzu.invalid", SECRET, timeout=5)
+        with pytest.raises(SetupError, match="407 Proxy Authentication Required") as caught:
+            client.me()
+        client.close()
+        proxy.shutdown()
+    assert "pr0xy-pa55" not in str(caught.value)
+
+
+def test_a_socks_proxy_without_pysocks_says_what_to_install(no_proxy_env) -> None:
+    if importlib.util.find_spec("socks") is not None:
+        pytest.skip("PySocks is installed")
+    no_proxy_env.setenv("HTTPS_PROXY", "socks5://someone:pr0xy-pa55@127.0.0.1:1")
+    client = HawzuClient("https://hawzu.invalid", SECRET, timeout=5)
+    with pytest.raises(SetupError, match=re.escape("pip install 'requests[socks]'")) as caught:
+        client.me()
+    client.close()
+    assert "pr0xy-pa55" not in str(caught.value)
 
 
 def test_netrc_never_replaces_the_token(

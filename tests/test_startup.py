@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 from test_delivery import CONTROL
 
-from pytest_hawzu.client import ApiError, HawzuClient, Release, TransportError
+from pytest_hawzu.client import ApiError, HawzuClient, Release, SetupError, TransportError
 from pytest_hawzu.retry import NO_ATTEMPTS_LEFT, GaveUp, Retrier, RetryPolicy
-from pytest_hawzu.startup import Plan, StartupError, _listed, _wrap, may_pass, open_execution
+from pytest_hawzu.startup import (
+    Plan,
+    StartupError,
+    _listed,
+    _wrap,
+    describe,
+    may_pass,
+    open_execution,
+)
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
 from tests.conftest import only_execution, statuses
@@ -195,6 +203,46 @@ def test_a_wrong_token(pytester, hawzu_env, monkeypatch):
     )
     assert hawzu_env.executions() == []
     assert [r.path for r in hawzu_env.requests()] == ["/api/v1/me"]
+
+
+def test_a_ca_bundle_that_is_not_there_is_one_line_and_one_attempt(
+    pytester, hawzu_env, monkeypatch
+):
+    # Waiting cannot change a setting: no retries, no rounds while the tests run.
+    monkeypatch.setenv("HAWZU_URL", "https://127.0.0.1:1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pytester.path / "missing.pem"))
+    result = run(pytester, "--hawzu-release=1.4.0")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "Hawzu: checking the token (GET /me) failed: GET /me: the CA bundle *missing.pem "
+            "(REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE) does not exist: point REQUESTS_CA_BUNDLE *",
+            "*- Hawzu -*",
+            "not reported: checking the token*",
+            "journal kept: *; deliver it later with: hawzu upload *",
+        ]
+    )
+    output = result.stdout.str()
+    assert "gave up after" not in output
+    assert "trying" not in output
+    assert output.count("Hawzu: checking the token") == 1
+
+
+def test_a_setting_that_cannot_work_is_not_tried_again_later() -> None:
+    error = SetupError("GET /me: the proxy answered 407 Proxy Authentication Required: ...")
+    calls = []
+
+    def me() -> None:
+        calls.append(1)
+        raise error
+
+    retrier = Retrier(Throttle(1000.0), RetryPolicy(), sleep=lambda seconds: False)
+    with pytest.raises(GaveUp) as caught:
+        retrier.call(me)
+    assert calls == [1]
+    assert not may_pass(caught.value)
+    assert not may_pass(_wrap("checking the token (GET /me)", caught.value))
+    assert describe(caught.value) == str(error)
 
 
 def test_a_missing_token(pytester, hawzu_env, monkeypatch):
