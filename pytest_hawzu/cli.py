@@ -263,7 +263,7 @@ def _run_create(args: argparse.Namespace) -> int:
     except HawzuError as exc:
         print(f"hawzu: {in_terms(str(exc), EXECUTION_TERMS)}", file=sys.stderr)
         return 1
-    output.say(execution.id)
+    output.say(execution.id, vital=True)
     return 0
 
 

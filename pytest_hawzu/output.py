@@ -1,9 +1,10 @@
 """Lines for the user on standard output, whether or not anyone reads them.
 
 A command's output may go to a reader that is already gone: `hawzu upload
-.hawzu | head -3`, or `| tee log` when Ctrl-C stops both. The command's work
-must not end in a BrokenPipeError for that: what it would have printed then
-goes nowhere, and so does Python's own flush at exit.
+.hawzu | head -3`, or `| tee log` when Ctrl-C stops both; or to a place that
+takes nothing more: a log file on a full disk, a terminal that was closed.
+The command's work must not end in an OSError for that: what it would have
+printed then goes nowhere, and so does Python's own flush at exit.
 
 Nor may it end for an output that cannot show every character: a CI log in
 ASCII (`PYTHONIOENCODING=ascii`, a C locale) or Latin-1, and a name of a test
@@ -17,14 +18,22 @@ import os
 import sys
 
 
-def say(line: str, *, flush: bool = False) -> None:
-    """Print `line`; with nobody reading, carry on without it."""
+def say(line: str, *, flush: bool = False, vital: bool = False) -> None:
+    """Print `line`; with nobody reading, or nowhere to write it, carry on without it.
+
+    A `vital` line is what the command is for (an execution's ID): only a
+    reader that is gone lets the command carry on without it.
+    """
     try:
         try:
             print(line, flush=flush)
         except UnicodeEncodeError:  # raised before any of the line is written
             print(_showable(line), flush=flush)
     except BrokenPipeError:
+        _nowhere()
+    except OSError:  # ENOSPC, EIO
+        if vital:
+            raise
         _nowhere()
 
 
@@ -38,7 +47,7 @@ def flush() -> None:
     """Hand what is buffered to the reader, if there still is one."""
     try:
         sys.stdout.flush()
-    except BrokenPipeError:
+    except OSError:
         _nowhere()
 
 

@@ -658,3 +658,26 @@ def test_hawzu_upload_whose_output_nobody_reads_delivers_all_the_same(pytester, 
     assert proc.returncode == 0, errors
     assert "Error" not in errors, errors
     assert statuses(only_execution(hawzu_env)) == EXPECTED
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_hawzu_upload_whose_output_cannot_be_written_delivers_all_the_same(pytester, hawzu_env):
+    """`hawzu upload .hawzu > log` on a full disk: the lines go nowhere, the results do."""
+    env = {**os.environ, "HAWZU_URL": f"http://127.0.0.1:{closed_port()}"}
+    run_and_kill(pytester, env)
+    with (
+        open("/dev/full", "w") as full,
+        subprocess.Popen(
+            [HAWZU, "upload", ".hawzu", "--url", hawzu_env.url],
+            cwd=pytester.path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc,
+    ):
+        _, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 0, errors
+    assert "Error" not in errors, errors
+    assert statuses(only_execution(hawzu_env)) == EXPECTED
+    assert list((pytester.path / ".hawzu").glob("*.jsonl")) == []
+
