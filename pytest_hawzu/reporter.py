@@ -733,9 +733,16 @@ class Reporter:
         # write_line does not know: a line of ours would follow them.
         # (When pytest shows a file's name first, its own newline follows.)
         writer = getattr(terminal, "_tw", None)
-        if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
-            terminal.write("\n")
-        terminal.write_line(hide(line, self.secret))
+        try:
+            if getattr(writer, "width_of_current_line", 0) and not terminal.currentfspath:
+                terminal.write("\n")
+            terminal.write_line(hide(line, self.secret))
+        except OSError:
+            # Nobody reads any more (`pytest | head`, a full disk, a closed
+            # terminal): pytest's own output fails too, and pytest deals with
+            # that; the results still go to Hawzu, and a problem still reaches
+            # the summary.
+            pass
 
 
 def _copy(reporter: Reporter) -> None:

@@ -681,3 +681,48 @@ def test_hawzu_upload_whose_output_cannot_be_written_delivers_all_the_same(pytes
     assert statuses(only_execution(hawzu_env)) == EXPECTED
     assert list((pytester.path / ".hawzu").glob("*.jsonl")) == []
 
+
+def test_a_reader_gone_during_the_flush_stops_neither_the_delivery_nor_the_completion(
+    pytester, hawzu_env
+):
+    """`pytest | head`, its reader gone while the flush shows progress: pytest's own
+    output fails from then on, but what Hawzu is about to take is delivered."""
+    # Hawzu says "come back in 5 s" to the first results: the flush shows progress
+    # after 2 s, and would show it again after 4 s, with nobody reading.
+    hawzu_env.fail_next(503, path="/results", retry_after=5)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_passes():
+            pass
+
+        @pytest.mark.hawzu("TCM-2")
+        def test_fails():
+            assert 1 == 2
+        """
+    )
+    args = ["--hawzu-release=1.4.0", "-p", "no:xdist", "-p", "no:cacheprovider", *QUICK]
+    with subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        for line in proc.stdout:
+            if line.startswith("uploading results to Hawzu"):
+                break
+        else:
+            raise AssertionError("the flush showed no progress")
+        proc.stdout.close()  # the reader goes
+        errors = proc.stderr.read()
+        proc.wait(timeout=60)
+    assert "INTERNALERROR" not in errors, errors
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == {"TCM-1": "PASSED", "TCM-2": "FAILED"}
+    assert execution["status"] == "COMPLETED"
+    assert list((pytester.path / ".hawzu").glob("*.jsonl")) == []
