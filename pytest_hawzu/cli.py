@@ -263,7 +263,15 @@ def _run_create(args: argparse.Namespace) -> int:
     except HawzuError as exc:
         print(f"hawzu: {in_terms(str(exc), EXECUTION_TERMS)}", file=sys.stderr)
         return 1
-    output.say(execution.id, vital=True)
+    try:
+        output.say(execution.id, vital=True)
+    except OSError as exc:
+        print(
+            f"hawzu: could not write the new execution's ID to standard output "
+            f"({exc.strerror or exc}); the execution is {execution.id}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -32,9 +32,9 @@ def say(line: str, *, flush: bool = False, vital: bool = False) -> None:
     except BrokenPipeError:
         _nowhere()
     except OSError:  # ENOSPC, EIO
+        _nowhere()  # Python's own flush at exit would fail again
         if vital:
             raise
-        _nowhere()
 
 
 def _showable(line: str) -> str:

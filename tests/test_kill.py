@@ -682,6 +682,29 @@ def test_hawzu_upload_whose_output_cannot_be_written_delivers_all_the_same(pytes
     assert list((pytester.path / ".hawzu").glob("*.jsonl")) == []
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_execution_create_whose_id_cannot_be_written_says_it_on_one_line(hawzu_env):
+    """The ID is what `hawzu execution create` is for: an output that takes nothing
+    fails the command, in one line that still gives the ID."""
+    env = {**os.environ, "HAWZU_URL": hawzu_env.url}
+    with (
+        open("/dev/full", "w") as full,
+        subprocess.Popen(
+            [HAWZU, "execution", "create", "--release", "1.4.0"],
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc,
+    ):
+        _, errors = proc.communicate(timeout=60)
+    execution = only_execution(hawzu_env)
+    assert proc.returncode == 1, errors
+    assert errors.count("\n") == 1, errors
+    assert errors.startswith("hawzu: could not write the new execution's ID"), errors
+    assert errors.rstrip().endswith(execution["id"]), errors
+
+
 def test_a_reader_gone_during_the_flush_stops_neither_the_delivery_nor_the_completion(
     pytester, hawzu_env
 ):
