@@ -395,6 +395,55 @@ def test_ctrl_c_during_the_flush_keeps_the_journal_and_the_exit_code(pytester, h
     assert_no_token(types.SimpleNamespace(outlines=lines), pytester.path / ".hawzu")
 
 
+def test_ctrl_c_during_the_flush_after_a_breakpoint_still_stops_only_the_waiting(
+    pytester, hawzu_env
+):
+    """pdb's `continue` leaves its own SIGINT handler in place for the rest of the
+    run: Ctrl-C during the flush must stop the waiting, not open the debugger in
+    the plugin's wait, where quitting it loses the summary and the journal's name."""
+    hawzu_env.fail_next(503, 1000, retry_after=60)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.hawzu("TCM-1")
+        def test_debugged():
+            breakpoint()
+        """
+    )
+    log_path = pytester.path / "pytest.log"
+    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            interruptible_pytest("-p", "no:cacheprovider", *args),
+            cwd=pytester.path,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(b"continue\n")  # the debugger's only command; then EOF
+            proc.stdin.close()
+            end = time.monotonic() + 60
+            while "uploading results to Hawzu" not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < end, "pytest never got to the flush"
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert proc.returncode == pytest.ExitCode.OK, output
+    assert "Program interrupted" not in output, output
+    assert "Quitting debugger" not in output, output
+    assert "not delivered: 1 result (the end-of-session flush was interrupted)" in output
+    [journal] = (pytester.path / ".hawzu").glob("*.jsonl")
+    assert f"journal kept: .hawzu/{journal.name}; deliver it later with: " in output
+
+
 SLOW_COMPLETION = """
 import json, os, time, urllib.request
 import pytest
@@ -607,6 +656,28 @@ def test_an_error_in_the_wait_passes_through_as_it_is(installed: str) -> None:
             assert signal.getsignal(signal.SIGTERM) is handler
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigint_left_to_a_debugger_interrupts_the_wait_and_is_put_back() -> None:
+    import pdb
+
+    debugger = pdb.Pdb()
+    previous = signal.signal(signal.SIGINT, debugger.sigint_handler)  # as `continue` leaves it
+    try:
+        with sigterm_interrupts():
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with pytest.raises(KeyboardInterrupt), sigterm_interrupts():
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) == debugger.sigint_handler
+
+        def theirs(signum: int, frame: object) -> None:
+            raise AssertionError("not expected")
+
+        signal.signal(signal.SIGINT, theirs)
+        with sigterm_interrupts():
+            assert signal.getsignal(signal.SIGINT) is theirs  # not a debugger's: theirs
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_second_sigterm_ends_the_process_as_before() -> None:
