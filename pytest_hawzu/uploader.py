@@ -122,6 +122,7 @@ class Uploader:
         # Whether a journal names the copy, for `hawzu upload`: else nothing can send it.
         self.named: Callable[[Attachment], bool] = lambda attachment: True
         self._unnamed = 0  # of the attachments not sent
+        self._unreadable = False  # said that a copy could not be read, once
         # Called on the sender thread once an attachment is settled for a case.
         self.on_attachment = on_attachment
         # Called on the sender thread for each case whose result Hawzu accepted.
@@ -151,7 +152,17 @@ class Uploader:
     # -- pytest's thread ---------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        try:
+            self._thread.start()
+        except RuntimeError as exc:
+            # The process may start no more threads (a limit on processes, or no
+            # memory for a stack): nothing is sent, the journal keeps the results.
+            reason = f"its sender thread could not start ({exc})"
+            self.delivery.startup_error = reason
+            self._notice(f"Hawzu: {reason}")
+            self._abort.set()
+            self._opened.set()
+            self._done.set()
 
     def stop(self) -> None:
         """The session ends without finish() (a start-up refused in strict mode):
@@ -512,8 +523,16 @@ class Uploader:
                 lambda: send(self.client, execution_id, case_id, attachment),
                 deadline=self._deadline,
             )
-        except OSError as exc:
+        except FileNotFoundError as exc:
             self._report(f"Hawzu: {what} not sent: its file is gone ({why(exc)})")
+        except OSError as exc:
+            # The copy is there, but this process cannot read it now (too many
+            # open files, say): kept for `hawzu upload`, not removed as sent.
+            if not self._unreadable:
+                self._unreadable = True
+                self._report(f"Hawzu: {what} not sent: its copy could not be read ({why(exc)})")
+            self._keep(case_id, attachment, f"its copy could not be read ({why(exc)})")
+            return
         except ApiError as exc:
             if _stops_everything(exc) and exc.status != 404:
                 self.delivery.locked = self.delivery.locked or exc.code == EXECUTION_LOCKED

@@ -441,6 +441,58 @@ def test_attachments_not_sent_are_counted_each_even_with_one_name(pytester, hawz
     result.stdout.fnmatch_lines(["Hawzu: 3 attachments not sent, kept with the journal"])
 
 
+# Reading a copy fails as it does once a test has left the process out of file
+# descriptors: the copy is there, and a later `hawzu upload` can read it.
+UNREADABLE_COPIES = """
+import errno, os, pathlib
+
+original = pathlib.Path.read_bytes
+
+def read_bytes(self):
+    if self.parent.name == "attachments":
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), str(self))
+    return original(self)
+
+def pytest_configure(config):
+    pathlib.Path.read_bytes = read_bytes
+
+def pytest_unconfigure(config):
+    pathlib.Path.read_bytes = original
+"""
+
+
+def test_a_copy_that_cannot_be_read_for_now_is_kept_for_hawzu_upload(pytester, hawzu_env):
+    pytester.makeconftest(UNREADABLE_COPIES)
+    pytester.makepyfile(test_attach=ATTACH)
+    result = pytester.runpytest(*FAST)
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK
+    # Said once, not once per attachment, and not taken for a file that is gone.
+    result.stdout.fnmatch_lines(
+        ["Hawzu: attachment * not sent: its copy could not be read (Too many open files)"]
+    )
+    assert "its file is gone" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["Hawzu: 8 attachments not sent, kept with the journal"])
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    assert only_execution(hawzu_env)["status"] == "IN_PROGRESS"
+    assert len(spooled(pytester)) == 4
+
+    said: list[str] = []
+    ok = upload.upload_all(
+        [pytester.path / ".hawzu"],
+        url=hawzu_env.url,
+        token=hawzu_env.token,
+        rate=1000,
+        timeout=10,
+        say=said.append,
+    )
+    assert ok, said
+    assert len(attached(hawzu_env, "TCM-1")) == 4
+    assert len(attached(hawzu_env, "TCM-2")) == 4
+    assert only_execution(hawzu_env)["status"] == "COMPLETED"
+    assert spooled(pytester) == []
+
+
 def test_a_copy_the_spool_cannot_take_is_not_blamed_on_the_users_file(pytester, hawzu_env):
     (pytester.path / "spool").write_text("a file where the spool directory should be")
     pytester.makepyfile(

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from werkzeug import Response
 
-from pytest_hawzu import __version__
+from pytest_hawzu import __version__, upload
 from pytest_hawzu.reporter import STRICT_EXIT
 from tests.conftest import (
     DEBUG_LOGS,
@@ -998,6 +998,63 @@ def test_a_crash_while_sending_keeps_every_result_for_upload(pytester, hawzu_env
     result.stdout.fnmatch_lines(["not delivered: 3 results (internal error in pytest-hawzu *)"])
     assert only_execution(hawzu_env)["results"] == {}
     assert len(journals(pytester)) == 1
+
+
+# -- a process that can start no thread ------------------------------------------------------
+
+# As under a low `ulimit -u`, or a `ulimit -v` that leaves no room for a thread's stack.
+NO_SENDER_THREAD = """
+import threading
+
+original = threading.Thread.start
+
+def start(self):
+    if self.name == "hawzu-sender":
+        raise RuntimeError("can't start new thread")
+    return original(self)
+
+def pytest_configure(config):
+    threading.Thread.start = start
+
+def pytest_unconfigure(config):
+    threading.Thread.start = original
+"""
+
+
+def test_a_sender_thread_that_cannot_start_keeps_the_results_for_upload(pytester, hawzu_env):
+    pytester.makeconftest(NO_SENDER_THREAD)
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["not reported: its sender thread could not start (can't start new thread)"]
+    )
+    result.stdout.fnmatch_lines(["journal kept: *"])
+    assert hawzu_env.executions() == []
+
+    said: list[str] = []
+    ok = upload.upload_all(
+        [pytester.path / ".hawzu"],
+        url=hawzu_env.url,
+        token=hawzu_env.token,
+        rate=1000,
+        timeout=10,
+        say=said.append,
+    )
+    assert ok, said
+    assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
+
+
+def test_a_sender_thread_that_cannot_start_stops_a_strict_run(pytester, hawzu_env):
+    pytester.makeconftest(NO_SENDER_THREAD)
+    pytester.makepyfile(THREE)
+    result = run(pytester, "--hawzu-strict")
+    assert result.ret == STRICT_EXIT
+    result.stderr.fnmatch_lines(
+        ["ERROR: Hawzu (--hawzu-strict): its sender thread could not start (*)"]
+    )
+    assert journals(pytester) == []
 
 
 # -- a bug on pytest's thread -------------------------------------------------------------------
