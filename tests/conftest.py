@@ -71,6 +71,18 @@ def only_execution(sandbox: Sandbox) -> dict[str, Any]:
     return executions[0]
 
 
+def upload_kept(path: Path, sandbox: Sandbox) -> tuple[bool, list[str]]:
+    """`hawzu upload PATH` to the sandbox, in this process: whether everything
+    was delivered, and the lines it said."""
+    from pytest_hawzu import upload
+
+    said: list[str] = []
+    ok = upload.upload_all(
+        [path], url=sandbox.url, token=sandbox.token, rate=1000, timeout=10, say=said.append
+    )
+    return ok, said
+
+
 def statuses(execution: dict[str, Any]) -> dict[str, str]:
     return {case: r["status"] for case, r in execution["results"].items()}
 

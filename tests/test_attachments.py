@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_hawzu import upload
 from pytest_hawzu.client import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_NAME
-from tests.conftest import FAST, QUICK, assert_clean, only_execution, unremovable
+from tests.conftest import FAST, QUICK, assert_clean, only_execution, unremovable, upload_kept
 
 XDIST = ("--hawzu-release=1.4.0", "--hawzu-rate=1000", "-n", "2", *QUICK)
 MODES = [pytest.param(FAST, id="no-xdist"), pytest.param(XDIST, id="n2")]
@@ -208,15 +207,7 @@ def test_unsent_attachments_are_kept_and_delivered_by_hawzu_upload(pytester, haw
     assert len(spooled(pytester)) == 4
 
     hawzu_env.clear_faults()
-    said: list[str] = []
-    ok = upload.upload_all(
-        [pytester.path / ".hawzu"],
-        url=hawzu_env.url,
-        token=hawzu_env.token,
-        rate=1000,
-        timeout=10,
-        say=said.append,
-    )
+    ok, said = upload_kept(pytester.path / ".hawzu", hawzu_env)
     assert ok, said
     assert set(attached(hawzu_env, "TCM-1")) == {
         "screen.png",
@@ -256,10 +247,7 @@ def test_a_moved_spool_directory_still_delivers_its_attachments(pytester, hawzu_
     hawzu_env.clear_faults()
     moved = pytester.path / "artifact"
     (pytester.path / ".hawzu").rename(moved)
-    said: list[str] = []
-    ok = upload.upload_all(
-        [moved], url=hawzu_env.url, token=hawzu_env.token, rate=1000, timeout=10, say=said.append
-    )
+    ok, said = upload_kept(moved, hawzu_env)
     assert ok, said
     assert len(attached(hawzu_env, "TCM-1")) == 4
     assert not any("gone" in line for line in said), said
@@ -275,15 +263,8 @@ def test_hawzu_upload_does_not_send_an_attachment_twice(pytester, hawzu_env):
     assert attached(hawzu_env, "TCM-2") == {}
 
     hawzu_env.clear_faults()
-    said: list[str] = []
-    assert upload.upload_all(
-        [pytester.path / ".hawzu"],
-        url=hawzu_env.url,
-        token=hawzu_env.token,
-        rate=1000,
-        timeout=10,
-        say=said.append,
-    ), said
+    ok, said = upload_kept(pytester.path / ".hawzu", hawzu_env)
+    assert ok, said
     result = only_execution(hawzu_env)["results"]
     assert len(result["TCM-1"]["attachments"]) == 4
     assert len(result["TCM-2"]["attachments"]) == 4
@@ -477,15 +458,7 @@ def test_a_copy_that_cannot_be_read_for_now_is_kept_for_hawzu_upload(pytester, h
     assert only_execution(hawzu_env)["status"] == "IN_PROGRESS"
     assert len(spooled(pytester)) == 4
 
-    said: list[str] = []
-    ok = upload.upload_all(
-        [pytester.path / ".hawzu"],
-        url=hawzu_env.url,
-        token=hawzu_env.token,
-        rate=1000,
-        timeout=10,
-        say=said.append,
-    )
+    ok, said = upload_kept(pytester.path / ".hawzu", hawzu_env)
     assert ok, said
     assert len(attached(hawzu_env, "TCM-1")) == 4
     assert len(attached(hawzu_env, "TCM-2")) == 4

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from werkzeug import Response
 
-from pytest_hawzu import __version__, upload
+from pytest_hawzu import __version__
 from pytest_hawzu.reporter import STRICT_EXIT
 from tests.conftest import (
     DEBUG_LOGS,
@@ -32,6 +32,7 @@ from tests.conftest import (
     result_posts,
     statuses,
     unremovable,
+    upload_kept,
 )
 
 # Lets a test inside a session look at and steer the sandbox over its admin
@@ -1033,15 +1034,7 @@ def test_a_sender_thread_that_cannot_start_keeps_the_results_for_upload(pytester
     result.stdout.fnmatch_lines(["journal kept: *"])
     assert hawzu_env.executions() == []
 
-    said: list[str] = []
-    ok = upload.upload_all(
-        [pytester.path / ".hawzu"],
-        url=hawzu_env.url,
-        token=hawzu_env.token,
-        rate=1000,
-        timeout=10,
-        say=said.append,
-    )
+    ok, said = upload_kept(pytester.path / ".hawzu", hawzu_env)
     assert ok, said
     assert statuses(only_execution(hawzu_env)) == THREE_STATUSES
 

@@ -1017,14 +1017,7 @@ def test_a_directory_that_cannot_be_listed_is_not_taken_for_an_empty_one(tmp_pat
     # itself is made to fail the way it does for another user.
     spool = tmp_path / ".hawzu"
     spool.mkdir()
-    listing = os.scandir
-
-    def refuse(path: Any = ".") -> Any:
-        if Path(path) == spool:
-            raise PermissionError(13, "Permission denied", str(path))
-        return listing(path)
-
-    monkeypatch.setattr(os, "scandir", refuse)
+    refuse_listing(monkeypatch, spool)
     said: list[str] = []
     ok = journal_upload_all([spool], url=None, token="t", rate=5, timeout=5, say=said.append)
     assert ok is False
@@ -1037,6 +1030,19 @@ def one_result_journal(spool: Path, url: str, release: str) -> journal.Journal:
     made.test(TestOutcome("t.py::a", ("TCM-1",), Status.PASSED))
     made.close(delivered=False)
     return made
+
+
+def refuse_listing(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """`directory` cannot be listed, as for another user without read permission
+    (r): as root (CI) a chmod cannot do it."""
+    listing = os.scandir
+
+    def refuse(path: Any = ".") -> Any:
+        if Path(path) == directory:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
 
 
 def refuse_stat_under(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
@@ -1059,14 +1065,7 @@ def test_a_directory_that_cannot_be_listed_does_not_keep_the_others_from_hawzu(
     made = one_result_journal(good, hawzu_env.url, "1.4.0")
     locked = tmp_path / "locked"
     locked.mkdir()
-    listing = os.scandir
-
-    def refuse(path: Any = ".") -> Any:
-        if Path(path) == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return listing(path)
-
-    monkeypatch.setattr(os, "scandir", refuse)
+    refuse_listing(monkeypatch, locked)
     said: list[str] = []
     ok = journal_upload_all(
         [locked, good], url=None, token=TOKEN, rate=1000, timeout=10, say=said.append

@@ -334,20 +334,28 @@ def test_a_failure_killed_before_its_teardown_is_not_executed_after_upload(pytes
 
 
 def interrupt_when(
-    pytester: pytest.Pytester, ready: Callable[[], bool], signum: int = signal.SIGINT
+    pytester: pytest.Pytester,
+    ready: Callable[[], bool],
+    signum: int = signal.SIGINT,
+    stdin: bytes | None = None,
 ) -> tuple[int, str]:
-    """Run pytest, send `signum` (Ctrl-C's SIGINT, or the SIGTERM with which CI stops
-    a job) once `ready()` holds; its exit code and a clean output."""
+    """Run pytest, given `stdin` if any, and send `signum` (Ctrl-C's SIGINT, or the
+    SIGTERM with which CI stops a job) once `ready()` holds; its exit code and a
+    clean output."""
     log_path = pytester.path / "pytest.log"
     args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             interruptible_pytest("-p", "no:cacheprovider", *args),
             cwd=pytester.path,
+            stdin=None if stdin is None else subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
+            if proc.stdin is not None:
+                proc.stdin.write(stdin or b"")
+                proc.stdin.close()
             end = time.monotonic() + 60
             while not ready():
                 assert proc.poll() is None, log_path.read_text()
@@ -412,31 +420,12 @@ def test_ctrl_c_during_the_flush_after_a_breakpoint_still_stops_only_the_waiting
         """
     )
     log_path = pytester.path / "pytest.log"
-    args = ["--hawzu-release=1.4.0", "--hawzu-flush-timeout=120", "-p", "no:xdist", *QUICK]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            interruptible_pytest("-p", "no:cacheprovider", *args),
-            cwd=pytester.path,
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(b"continue\n")  # the debugger's only command; then EOF
-            proc.stdin.close()
-            end = time.monotonic() + 60
-            while "uploading results to Hawzu" not in log_path.read_text():
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < end, "pytest never got to the flush"
-                time.sleep(0.02)
-            os.kill(proc.pid, signal.SIGINT)
-            proc.wait(timeout=30)
-        finally:
-            proc.kill()
-            proc.wait(timeout=30)
-    output = log_path.read_text()
-    assert proc.returncode == pytest.ExitCode.OK, output
+    returncode, output = interrupt_when(
+        pytester,
+        lambda: "uploading results to Hawzu" in log_path.read_text(),
+        stdin=b"continue\n",  # the debugger's only command; then end of input
+    )
+    assert returncode == pytest.ExitCode.OK, output
     assert "Program interrupted" not in output, output
     assert "Quitting debugger" not in output, output
     assert "not delivered: 1 result (the end-of-session flush was interrupted)" in output
