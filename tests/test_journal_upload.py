@@ -1049,13 +1049,24 @@ def refuse_stat_under(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
     """Files in `directory` cannot be looked at, as for another user in a directory
     without search permission (x): as root (CI) a chmod cannot do it."""
     stat = os.stat
+    path_stat = Path.stat
+
+    def refused(path: Any) -> bool:
+        return isinstance(path, (str, os.PathLike)) and Path(path).parent == directory
 
     def refuse(path: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(path, (str, os.PathLike)) and Path(path).parent == directory:
+        if refused(path):
             raise PermissionError(13, "Permission denied", str(path))
         return stat(path, *args, **kwargs)
 
+    def refuse_path(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if refused(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return path_stat(self, *args, **kwargs)
+
     monkeypatch.setattr(os, "stat", refuse)
+    # Python 3.10's pathlib holds os.stat from before the patch.
+    monkeypatch.setattr(Path, "stat", refuse_path)
 
 
 def test_a_directory_that_cannot_be_listed_does_not_keep_the_others_from_hawzu(
