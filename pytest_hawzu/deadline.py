@@ -150,12 +150,17 @@ def within(fn: Callable[[], T], timeout: float, name: str = "hawzu-call") -> T:
     A timeout bounds each read of an answer, not the whole: a server that
     trickles its answer byte by byte would hold the caller for ever. So `fn`
     runs on a daemon thread kept for such calls, left behind if it outlives
-    the deadline.
+    the deadline (on the caller's own thread where no thread can start).
     TimeoutError then; `fn`'s own exception as it is. A duration, not a
     deadline: no clock is read here, which a test's frozen clock could move.
     """
     call = _Call(fn, name)
-    _pool.hand(call)
+    try:
+        _pool.hand(call)
+    except RuntimeError:
+        # The process may start no more threads (a limit on processes): the call
+        # is made here, guarded by its read timeouts alone, rather than not at all.
+        return fn()
     if not call.done.wait(min(max(timeout, 0) + GRACE, threading.TIMEOUT_MAX)):
         with _pool.lock:
             if not call.finished:

@@ -27,6 +27,20 @@ def test_the_answer_and_the_exception_come_back_as_they_are() -> None:
         within(lambda: {}["gone"], 5.0)
 
 
+def test_a_process_that_can_start_no_thread_makes_the_call_itself(monkeypatch) -> None:
+    # A low limit on processes: the call is made on the caller's thread, guarded
+    # by its own read timeouts only, rather than not at all.
+    class NoStart(threading.Thread):
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    deadline.release_idle()
+    monkeypatch.setattr(deadline, "_Thread", NoStart)
+    assert within(threading.current_thread, 5.0) is threading.current_thread()
+    with pytest.raises(KeyError, match="gone"):
+        within(lambda: {}["gone"], 5.0)
+
+
 def test_calls_one_after_another_run_on_kept_threads() -> None:
     # Thread objects, not idents: a new thread may get an ended one's ident. At
     # most two: a sender thread left over from another test may take one.

@@ -1003,14 +1003,17 @@ def test_a_crash_while_sending_keeps_every_result_for_upload(pytester, hawzu_env
 
 # -- a process that can start no thread ------------------------------------------------------
 
-# As under a low `ulimit -u`, or a `ulimit -v` that leaves no room for a thread's stack.
-NO_SENDER_THREAD = """
+
+def no_thread(name: str) -> str:
+    """A conftest under which a thread of that name cannot start, as under a low
+    `ulimit -u`, or a `ulimit -v` that leaves no room for a thread's stack."""
+    return f"""
 import threading
 
 original = threading.Thread.start
 
 def start(self):
-    if self.name == "hawzu-sender":
+    if self.name == {name!r}:
         raise RuntimeError("can't start new thread")
     return original(self)
 
@@ -1020,6 +1023,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     threading.Thread.start = original
 """
+
+
+NO_SENDER_THREAD = no_thread("hawzu-sender")
 
 
 def test_a_sender_thread_that_cannot_start_keeps_the_results_for_upload(pytester, hawzu_env):
@@ -1048,6 +1054,19 @@ def test_a_sender_thread_that_cannot_start_stops_a_strict_run(pytester, hawzu_en
         ["ERROR: Hawzu (--hawzu-strict): its sender thread could not start (*)"]
     )
     assert journals(pytester) == []
+
+
+def test_requests_that_cannot_have_a_thread_of_their_own_are_made_all_the_same(pytester, hawzu_env):
+    # The sender started; the threads that guard each request's deadline cannot.
+    pytester.makeconftest(no_thread("hawzu-call"))
+    pytester.makepyfile(THREE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert_clean(result)
+    assert "Hawzu:" not in result.stdout.str()
+    execution = only_execution(hawzu_env)
+    assert statuses(execution) == THREE_STATUSES
+    assert execution["status"] == "COMPLETED"
 
 
 # -- a bug on pytest's thread -------------------------------------------------------------------
