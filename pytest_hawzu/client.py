@@ -12,7 +12,6 @@ import ipaddress
 import json as jsonlib
 import platform
 import re
-import ssl
 import time
 import unicodedata
 from collections import Counter
@@ -316,6 +315,9 @@ class HawzuClient:
         self.timeout = timeout
         self.observer = observer
         # Imported here: a pytest run that does not report never pays for requests.
+        # And not later, at the first request: `transport` binds the requests and
+        # urllib3 methods that HTTP fakes patch, and must do so before any test
+        # module, which may patch them as it is imported, is collected.
         import requests
 
         from pytest_hawzu import transport
@@ -557,6 +559,8 @@ def _setup_problem(exc: BaseException, verify: Any) -> str | None:
 
     Never quotes a proxy URL, which may hold a password.
     """
+    import ssl  # here: xdist workers and runs that do not report never need it
+
     found = list(_causes(exc))
     bundle = verify if isinstance(verify, str) else None
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in found):

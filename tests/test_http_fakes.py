@@ -84,6 +84,53 @@ def test_the_suites_http_fakes_do_not_see_the_upload(pytester, hawzu_env, techni
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
 
 
+# The fake is in place from the moment its module is imported, before the
+# plugin's first request: what it patches was bound when the plugin loaded.
+FAKED_FROM_IMPORT = (
+    SUITE.split("@pytest.mark.hawzu", maxsplit=1)[0]
+    + """
+SEEN = []
+
+def fake(*args, **kwargs):
+    SEEN.append(args)
+    raise requests.ConnectionError("answered by the test's fake")
+
+ACTIVE = patches(fake)
+for patch in ACTIVE:
+    patch.start()
+
+@pytest.mark.hawzu("TCM-1")
+def test_first():
+    pass
+
+@pytest.mark.hawzu("TCM-2")
+def test_last():
+    try:
+        end = time.monotonic() + 15
+        while not stored("TCM-1"):
+            assert time.monotonic() < end, "TCM-1 never reached Hawzu"
+            time.sleep(0.02)
+    finally:
+        for patch in ACTIVE:
+            patch.stop()
+    assert SEEN == []
+"""
+)
+
+
+@pytest.mark.parametrize(
+    "technique", ["responses", "requests-mock", "session-request", "pool-urlopen", "vcrpy"]
+)
+def test_a_fake_in_place_before_the_first_request_does_not_see_the_upload(
+    pytester, hawzu_env, technique
+):
+    pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + FAKED_FROM_IMPORT)
+    result = pytester.runpytest_subprocess(*FAST)
+    assert_clean(result)
+    assert result.ret == pytest.ExitCode.OK, result.outlines
+    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
+
+
 LOGS = """
 import json, logging, os, time, urllib.request
 import pytest
