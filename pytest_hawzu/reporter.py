@@ -133,6 +133,7 @@ class Reporter:
         self.items: Sequence[pytest.Item] | None = None
         self.scope: dict[str, list[str]] = {}
         self.scope_known = False
+        self.scopes_read: set[str] = set()
         self.crashed: list[Any] = []
         self.unmarked = 0
         # Tests without a case whose current attempt pytest-rerunfailures voided.
@@ -278,6 +279,19 @@ class Reporter:
             if chunk:
                 self.journal.scope(chunk)
 
+    def add_packed_scope(self, packed: object) -> None:
+        """A scope as an xdist worker packed it (see Tagger).
+
+        Every worker sends the same one, twice: only the first is read, as
+        reading one of a large suite costs milliseconds.
+        """
+        if not isinstance(packed, str) or packed in self.scopes_read:
+            return
+        self.scopes_read.add(packed)
+        scope = unpack_scope(packed)
+        if scope is not None:
+            self.add_scope(scope)
+
     def add_scope(self, scope: Mapping[str, Sequence[str]]) -> None:
         """Selected tests per case, from this process or from any xdist worker."""
         if self.forked():
@@ -311,9 +325,7 @@ class Reporter:
     def _take(self, report: pytest.TestReport) -> None:
         packed = getattr(report, SCOPE_KEY, None)
         if packed is not None:  # a worker's first report (see Tagger)
-            scope = unpack_scope(packed)
-            if scope is not None:
-                self.add_scope(scope)
+            self.add_packed_scope(packed)
         tag = read_tag(report)
         if tag is None:
             self._unmarked(report)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pytest_hawzu.reporter import Reporter
 from pytest_hawzu.settings import SPOOL_DIR_KEY
-from pytest_hawzu.tagger import SCOPE_KEY, unpack_scope
+from pytest_hawzu.tagger import SCOPE_KEY
 
 
 class XdistHooks:
@@ -27,6 +27,4 @@ class XdistHooks:
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
-        scope = unpack_scope(output.get(SCOPE_KEY))
-        if scope is not None:
-            self.reporter.add_scope(scope)
+        self.reporter.add_packed_scope(output.get(SCOPE_KEY))
