@@ -14,6 +14,7 @@ from typing import Any
 from pytest_hawzu import notes
 from pytest_hawzu.model import PASSED_PHASES, Status, Step, TestOutcome
 from pytest_hawzu.status import StatusTable
+from pytest_hawzu.tagger import ATTEMPT_KEY
 from pytest_hawzu.text import hide, hiding
 
 PHASE_STATUS = {"passed": Status.PASSED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
@@ -187,6 +188,9 @@ class TestRecorder:
         state.steps.append(Step(name, status, state.notes[-1] if state.notes else ""))
 
     def _finish(self, report: Any, state: _Running) -> TestOutcome:
+        # Attempts that ended before this one in the same run of the test's
+        # protocol: voided by pytest-rerunfailures, or hidden by flaky.
+        state.reruns = max(state.reruns, getattr(report, ATTEMPT_KEY, 0))
         if state.reruns:
             word = "rerun" if state.reruns == 1 else "reruns"
             self._note(state, f"{report.nodeid}: final attempt after {state.reruns} {word}")

@@ -51,7 +51,14 @@ from pytest_hawzu.startup import (
 from pytest_hawzu.status import StatusTable
 from pytest_hawzu.stopping import sigterm_interrupts
 from pytest_hawzu.summary import SessionSummary
-from pytest_hawzu.tagger import SCOPE_KEY, plan_scope, read_tag, shared_cases, unpack_scope
+from pytest_hawzu.tagger import (
+    ATTEMPT_KEY,
+    SCOPE_KEY,
+    plan_scope,
+    read_tag,
+    shared_cases,
+    unpack_scope,
+)
 from pytest_hawzu.text import hide, hiding
 from pytest_hawzu.throttle import Throttle
 from pytest_hawzu.uploader import Uploader
@@ -138,6 +145,11 @@ class Reporter:
         self.unmarked = 0
         # Tests without a case whose current attempt pytest-rerunfailures voided.
         self.void_attempts: set[str] = set()
+        # The test that last finished on each worker (None: this process), and
+        # the outcome recorded for it (None: no case, or dropped): flaky runs a
+        # test again within one run of its protocol, each attempt with a
+        # teardown report, and a later attempt replaces it.
+        self.last_finished: dict[Any, tuple[str, TestOutcome | None]] = {}
         self.announced = False
         self.completion_failed = False
         self.journal_failed = False  # said once
@@ -323,6 +335,9 @@ class Reporter:
             )
 
     def _take(self, report: pytest.TestReport) -> None:
+        if report.when == "setup" and not getattr(report, ATTEMPT_KEY, 0):
+            # A test's first attempt: no earlier one of its run to replace.
+            self.last_finished.pop(getattr(report, "node", None), None)
         packed = getattr(report, SCOPE_KEY, None)
         if packed is not None:  # a worker's first report (see Tagger)
             self.add_packed_scope(packed)
@@ -380,10 +395,15 @@ class Reporter:
         elif report.outcome == RERUN or report.nodeid in self.void_attempts:
             self.void_attempts.discard(report.nodeid)  # the void attempt ends
         else:
-            self.unmarked += 1
+            if self._earlier_attempt(report) is None:
+                self.unmarked += 1
+            self._finished(report, None)
 
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
         kept = self._accept(outcome, report) if report is not None else outcome
+        last = self._earlier_attempt(report) if report is not None else None
+        earlier = None if last is None else last[1]  # what this attempt replaces
+        self._finished(report, kept)
         if kept is None or (kept.case_ids, kept.nodeid) != (outcome.case_ids, outcome.nodeid):
             # The selected test as it was named expects nothing more.
             self._drop(outcome.nodeid)
@@ -394,11 +414,27 @@ class Reporter:
         for line in warnings:
             self._problem(line)
         if self.journal is not None:
-            self.journal.test(kept)
+            self.journal.test(kept, again=earlier is not None)
             for attachment in files:
                 self.journal.attachment(attachment)
-        self.uploader.submit(self.aggregator.add(kept), files)
+        if earlier is not None:
+            changed = self.aggregator.replace(earlier, kept)
+        else:
+            changed = self.aggregator.add(kept)
+        self.uploader.submit(changed, files)
         self._announce()
+
+    def _earlier_attempt(self, report: Any) -> tuple[str, TestOutcome | None] | None:
+        """The test's earlier attempt in the same run of its protocol, if one
+        finished: what a later attempt replaces rather than adds to."""
+        if not getattr(report, ATTEMPT_KEY, 0):
+            return None
+        last = self.last_finished.get(getattr(report, "node", None))
+        return last if last is not None and last[0] == report.nodeid else None
+
+    def _finished(self, report: Any, outcome: TestOutcome | None) -> None:
+        if report is not None:
+            self.last_finished[getattr(report, "node", None)] = (report.nodeid, outcome)
 
     def _drop(self, nodeid: str) -> None:
         self.dropped.add(nodeid)

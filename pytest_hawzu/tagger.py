@@ -21,6 +21,10 @@ from pytest_hawzu.failures import internal_error
 from pytest_hawzu.text import valid
 
 SCOPE_KEY = "hawzu_scope"
+# On the reports of a test's attempt after its first within one run of its
+# protocol (flaky runs the protocol again in the same call): how many attempts
+# ended before it. Absent on a first attempt, that is on nearly every report.
+ATTEMPT_KEY = "hawzu_attempt"
 TAG = "hawzu"  # the report attribute; JSON-safe, so xdist carries it as it is
 _NO_EXTRAS: dict[str, Any] = {}
 PLUGIN_NAME = "hawzu-tagger"
@@ -50,6 +54,8 @@ class Tagger:
         self._unsent_scope: str | None = None
         self._collected = False
         self._planned = False
+        # Teardown reports made in the running test's protocol: each ends an attempt.
+        self._attempts = 0
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -61,17 +67,23 @@ class Tagger:
     ) -> Generator[None, object, object]:
         token = _CURRENT.set(item)
         _running.append(item)
+        self._attempts = 0
         try:
             return (yield)
         finally:
             _CURRENT.reset(token)
             _running.remove(item)
+            self._attempts = 0
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if self._attempts:
+            setattr(report, ATTEMPT_KEY, self._attempts)
+        if report.when == "teardown":
+            self._attempts += 1
         ids = cases.case_ids(item)
         if ids:
             setattr(report, TAG, self._tag(item, ids, report))
