@@ -73,17 +73,6 @@ def test_fakes_its_http():
 """
 
 
-@pytest.mark.parametrize(
-    "technique", ["responses", "requests-mock", "session-request", "pool-urlopen", "vcrpy"]
-)
-def test_the_suites_http_fakes_do_not_see_the_upload(pytester, hawzu_env, technique):
-    pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + SUITE)
-    result = pytester.runpytest_subprocess(*FAST)
-    assert_clean(result)
-    assert result.ret == pytest.ExitCode.OK, result.outlines
-    assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
-
-
 # The fake is in place from the moment its module is imported, before the
 # plugin's first request: what it patches was bound when the plugin loaded.
 FAKED_FROM_IMPORT = (
@@ -118,13 +107,12 @@ def test_last():
 )
 
 
+@pytest.mark.parametrize("suite", [SUITE, FAKED_FROM_IMPORT], ids=["in-a-test", "from-import"])
 @pytest.mark.parametrize(
     "technique", ["responses", "requests-mock", "session-request", "pool-urlopen", "vcrpy"]
 )
-def test_a_fake_in_place_before_the_first_request_does_not_see_the_upload(
-    pytester, hawzu_env, technique
-):
-    pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + FAKED_FROM_IMPORT)
+def test_the_suites_http_fakes_do_not_see_the_upload(pytester, hawzu_env, technique, suite):
+    pytester.makepyfile(f"TECHNIQUE = {technique!r}\n" + suite)
     result = pytester.runpytest_subprocess(*FAST)
     assert_clean(result)
     assert result.ret == pytest.ExitCode.OK, result.outlines
