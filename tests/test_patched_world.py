@@ -3,9 +3,12 @@ the sender thread sends: what they patch must neither see nor break the plugin."
 
 from __future__ import annotations
 
+import datetime
 import json
+import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 from unittest import mock
 
@@ -122,3 +125,31 @@ def test_a_test_that_forks_while_the_sender_runs_passes_under_w_error(pytester, 
     result = pytester.runpytest(*FAST, "-W", "error::DeprecationWarning")
     result.assert_outcomes(passed=2)
     assert statuses(only_execution(hawzu_env)) == {"TCM-1": "PASSED", "TCM-2": "PASSED"}
+
+
+class _Before2025(datetime.date):
+    """What freezegun puts in place of datetime.date during `freeze_time("2020-01-01")`."""
+
+    @classmethod
+    def today(cls) -> _Before2025:
+        return cls(2020, 1, 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="urllib3 warns (SystemTimeWarning) on the sender thread; pytest pins it on the test",
+)
+def test_a_frozen_date_gets_no_warning_from_a_new_tls_connection() -> None:
+    # freezegun and time-machine move datetime.date.today() for every thread.
+    # A new HTTPS connection of the sender's while a test runs frozen before
+    # 2025 makes urllib3 warn that the system time is off: pytest counts it
+    # among that test's warnings, and under -W error it fails the request.
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # connects, never answers
+        port = listener.getsockname()[1]
+        client = HawzuClient(f"https://127.0.0.1:{port}", "token-of-the-test", timeout=0.5)
+        with warnings.catch_warnings(record=True) as seen, mock.patch("datetime.date", _Before2025):
+            warnings.simplefilter("always")
+            with pytest.raises(TransportError):
+                client.me()
+        client.close()
+    assert [str(w.message) for w in seen] == []
