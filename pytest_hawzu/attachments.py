@@ -282,6 +282,12 @@ def _forget_void_attempt(item: pytest.Item) -> None:
     del item.stash[_TORN_DOWN]
 
 
+def remove_files(entries: list[dict[str, Any]]) -> None:
+    """Remove the copies of attachments that will never be sent."""
+    for entry in entries:
+        _remove(entry)
+
+
 def _remove(entry: dict[str, Any]) -> None:
     # A copy nobody will send: one the spool does not let go of only takes room.
     if "path" in entry:

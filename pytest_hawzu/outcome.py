@@ -29,6 +29,7 @@ class _Running:
     """What is known of a test between its setup and teardown reports."""
 
     __slots__ = (
+        "called",
         "case_ids",
         "duration",
         "notes",
@@ -49,6 +50,7 @@ class _Running:
         self.started_at: float | None = None
         self.reruns = reruns
         self.plain = True
+        self.called = False  # the test's own call report came (not a subtest's)
         self.report: Any = None  # the last phase report: what pytest_hawzu_result is shown
 
 
@@ -90,11 +92,14 @@ class TestRecorder:
             if report.when == "teardown":
                 self._void(key, state)
             return None
+        if _hidden(report, state):
+            del self._running[key]
+            return None
+        when = report.when
         # A phase's user steps come before the phase's own step, in the order they ended.
         for step in user_steps:
             state.plain = False
             state.steps.append(self._user_step(Step.from_json(step)))
-        when = report.when
         if when == "setup":
             state.started_at = report.start
         if report.outcome == "passed" and when in _PASSED_STEP and _plain(report):
@@ -260,6 +265,18 @@ def _key(report: Any) -> _Key:
     """A running test: its node ID alone does not tell two copies of it apart
     (--keep-duplicates) that two xdist workers run at once."""
     return report.nodeid, getattr(report, "node", None)
+
+
+def _hidden(report: Any, state: _Running) -> bool:
+    """The report ends an attempt that had neither a call nor a setup that kept
+    it from running: flaky hid its failed setup or call (or a pass short of its
+    min_passes) and runs the test again. Such an attempt is void."""
+    when = report.when
+    if when == "call":
+        if type(report).__name__ not in SUBTEST_REPORTS:
+            state.called = True
+        return False
+    return when == "teardown" and not state.called and state.outcome == "passed"
 
 
 def _plain(report: Any) -> bool:

@@ -351,14 +351,15 @@ class Reporter:
         outcome = self.recorder.add(report, case_ids, extras.get("steps", ()))
         if outcome is not None:
             self.record(outcome, report)
-        elif report.outcome == RERUN or (
-            report.when == "teardown" and self.recorder.case_ids_of(report)
-        ):
-            # A void attempt (pytest-rerunfailures): only the final attempt's
-            # files are sent. Its rerun report drops them, as pytest-rerunfailures
-            # 14 sends no teardown report after it; a teardown that did not
-            # finish the test drops those attached in that teardown.
+        elif report.outcome == RERUN or report.when == "teardown":
+            # A void attempt (pytest-rerunfailures, or one whose setup or call
+            # flaky hid): only the final attempt's files are sent. Its rerun
+            # report drops them, as pytest-rerunfailures 14 sends no teardown
+            # report after it; a teardown that did not finish the test drops
+            # those attached in that teardown.
             self.inbox.drop(report.nodeid)
+            if report.when == "teardown":
+                self._finished(report, None)  # the next attempt replaces nothing
 
     def _unmarked(self, report: pytest.TestReport) -> None:
         if report.when in ("setup", "call", "teardown"):

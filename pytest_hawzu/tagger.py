@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_hawzu import cases
-from pytest_hawzu.attachments import ATTACHER
+from pytest_hawzu.attachments import ATTACHER, remove_files
 from pytest_hawzu.failures import internal_error
 from pytest_hawzu.text import valid
 
@@ -56,6 +56,10 @@ class Tagger:
         self._planned = False
         # Teardown reports made in the running test's protocol: each ends an attempt.
         self._attempts = 0
+        # Attachment files on the running test's reports, by attempt: flaky never
+        # logs a hidden attempt's setup or call report, so nothing else would
+        # send or remove their files. Only the final attempt's are sent.
+        self._files: list[tuple[int, list[dict[str, Any]]]] = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -73,20 +77,29 @@ class Tagger:
         finally:
             _CURRENT.reset(token)
             _running.remove(item)
-            self._attempts = 0
+            self._forget_earlier_attempts()
+
+    def _forget_earlier_attempts(self) -> None:
+        final = self._attempts - 1  # each attempt ended with a teardown report
+        for attempt, files in self._files:
+            if attempt < final:
+                remove_files(files)
+        self._files.clear()
+        self._attempts = 0
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if self._attempts:
-            setattr(report, ATTEMPT_KEY, self._attempts)
+        attempt = self._attempts
+        if attempt:
+            setattr(report, ATTEMPT_KEY, attempt)
         if report.when == "teardown":
             self._attempts += 1
         ids = cases.case_ids(item)
         if ids:
-            setattr(report, TAG, self._tag(item, ids, report))
+            setattr(report, TAG, self._tag(item, ids, report, attempt))
         elif _STEPS in item.stash:
             del item.stash[_STEPS]
         if self._unsent_scope is not None:
@@ -97,7 +110,7 @@ class Tagger:
             self._unsent_scope = None
         return report
 
-    def _tag(self, item: pytest.Item, ids: tuple[str, ...], report: Any) -> Any:
+    def _tag(self, item: pytest.Item, ids: tuple[str, ...], report: Any, attempt: int) -> Any:
         """What the controller needs from this report (see `read_tag`)."""
         extra: dict[str, Any] = {}
         if _STEPS in item.stash:
@@ -106,6 +119,7 @@ class Tagger:
         files = self._attachments(item, report)
         if files:
             extra["attachments"] = files
+            self._files.append((attempt, files))
         if not extra:
             # The common case: the item's own tuple of case IDs, shared by all of
             # its reports, which pytest's terminal reporter keeps to the end.

@@ -139,3 +139,69 @@ def test_flaky_reruns_count_the_final_attempt_once(pytester, hawzu_env, mode):
     )
     result.assert_outcomes(passed=2, skipped=1, failed=1)
     check_final_attempts(only_execution(hawzu_env), result.stdout)
+
+
+# Attaches a file in its call and in a fixture's teardown, and prints, on every
+# attempt; fails its first.
+ATTACHING = """
+import pytest
+
+RUNS = []
+
+@pytest.fixture
+def leaves_a_file(hawzu_attach):
+    yield
+    hawzu_attach(b"t", name=f"teardown-{len(RUNS)}.txt")
+
+@pytest.mark.hawzu("TCM-1")
+@pytest.mark.again(2)
+def test_attaches(leaves_a_file, hawzu_attach):
+    RUNS.append(1)
+    hawzu_attach(b"c", name=f"call-{len(RUNS)}.txt")
+    print("attempt", len(RUNS))
+    assert len(RUNS) > 1
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_the_final_attempt_of_a_test_run_again_attaches(pytester, hawzu_env, mode):
+    pytester.makeconftest(RERUN_IN_PLACE)
+    pytester.makepyfile(test_again=ATTACHING)
+    result = pytester.runpytest(
+        "--hawzu-release=1.4.0", "--hawzu-attach=failed", "-p", "no:randomly", *mode
+    )
+    result.assert_outcomes(passed=1)
+    # The hidden attempt's output and files are neither sent nor missed.
+    assert "not sent" not in result.stdout.str()
+    execution = only_execution(hawzu_env)
+    names = [a["filename"] for a in execution["results"]["TCM-1"]["attachments"]]
+    assert sorted(names) == ["call-2.txt", "teardown-2.txt"]
+    # No copy of the hidden attempt's files is left behind in the spool.
+    assert list((pytester.path / ".hawzu").rglob("*.txt")) == []
+
+
+HOOKED = """
+import dataclasses
+
+import pytest
+from pytest_hawzu import Status
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_hawzu_result(result, report):
+    if result.status is Status.SKIPPED:
+        return False
+    if result.status is Status.FAILED:
+        return dataclasses.replace(result, case_ids=("TCM-9",))
+    return None
+"""
+
+
+def test_a_hook_that_drops_or_moves_the_final_attempt_leaves_no_earlier_one(pytester, hawzu_env):
+    pytester.makeconftest(RERUN_IN_PLACE + HOOKED)
+    pytester.makepyfile(test_again=IN_PLACE_SUITE)
+    result = pytester.runpytest("--hawzu-release=1.4.0", "-p", "no:xdist", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, skipped=1, failed=1)
+    # TCM-1's test skipped and was dropped, TCM-3's failed and moved to TCM-9:
+    # neither case gets anything from the attempts that ran before.
+    assert statuses(only_execution(hawzu_env)) == {"TCM-2": "PASSED", "TCM-9": "FAILED"}
