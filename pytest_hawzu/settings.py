@@ -63,6 +63,7 @@ class Setting:
     ini: str | None = None
     default: str | None = None
     metavar: str | None = None
+    numeric: bool = False  # in native TOML configuration, a number may be written as one
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -120,6 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
         env="HAWZU_RATE",
         ini="hawzu_rate",
         default=str(DEFAULT_RATE),
+        numeric=True,
     ),
     Setting(
         "timeout",
@@ -129,6 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
         env="HAWZU_TIMEOUT",
         ini="hawzu_timeout",
         default=str(DEFAULT_TIMEOUT),
+        numeric=True,
     ),
     Setting(
         "flush_timeout",
@@ -138,6 +141,7 @@ SETTINGS: tuple[Setting, ...] = (
         env="HAWZU_FLUSH_TIMEOUT",
         ini="hawzu_flush_timeout",
         default=str(DEFAULT_FLUSH_TIMEOUT),
+        numeric=True,
     ),
     Setting(
         "spool_dir",
@@ -162,18 +166,21 @@ SETTINGS: tuple[Setting, ...] = (
         f"Results per request (default and maximum {MAX_BATCH})",
         ini="hawzu_batch_size",
         default=str(MAX_BATCH),
+        numeric=True,
     ),
     Setting(
         "max_retry_after",
         f"Longest Retry-After to honour, in seconds (default {DEFAULT_MAX_RETRY_AFTER:g})",
         ini="hawzu_max_retry_after",
         default=str(DEFAULT_MAX_RETRY_AFTER),
+        numeric=True,
     ),
     Setting(
         "notes_limit",
         f"Most characters of notes per result (default {DEFAULT_NOTES_LIMIT})",
         ini="hawzu_notes_limit",
         default=str(DEFAULT_NOTES_LIMIT),
+        numeric=True,
     ),
 )
 
@@ -241,7 +248,7 @@ def add_options(parser: pytest.Parser) -> None:
                 s.option, dest=f"hawzu_{s.dest}", default=None, metavar=s.metavar, help=s.help
             )
         if s.ini:
-            parser.addini(s.ini, help=s.help, default=s.default)
+            parser.addini(s.ini, help=s.help, default=s.default, **_ini_type(s))
     for s in FLAGS:
         group.addoption(s.option or "", dest=f"hawzu_{s.dest}", action="store_true", help=s.help)
         if s.ini:
@@ -270,6 +277,15 @@ def add_options(parser: pytest.Parser) -> None:
         help=f"Not supported: the token is read from {TOKEN_ENV} only",
         default=None,
     )
+
+
+def _ini_type(s: Setting) -> dict[str, Any]:
+    """A numeric setting takes a TOML number as well as a string (pytest 9.2 and later:
+    earlier, pytest's native TOML table accepts only the string). An ini file's text
+    stays text, and is checked with the option's and the variable's."""
+    if s.numeric and pytest.version_tuple >= (9, 2):
+        return {"type": str | int | float}
+    return {}
 
 
 def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:

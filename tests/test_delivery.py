@@ -232,6 +232,28 @@ def test_batches_never_exceed_the_configured_size(pytester, hawzu_env):
     assert delivered_items(hawzu_env) == 20
 
 
+@pytest.mark.skipif(
+    pytest.version_tuple < (9, 2), reason="ini options of more than one type need pytest 9.2"
+)
+def test_numbers_in_native_toml_configuration_are_taken_as_numbers(pytester, hawzu_env):
+    # pytest 9's [tool.pytest] table (and pytest.toml) is TOML proper: a
+    # number is written as a number there, not as a string.
+    pytester.makepyprojecttoml(
+        """
+        [tool.pytest]
+        hawzu_batch_size = 7
+        hawzu_rate = 1000
+        hawzu_flush_timeout = 20.5
+        hawzu_notes_limit = "1000"
+        """
+    )
+    pytester.makepyfile(cases_suite(20))
+    run(pytester)
+    sizes = [r.batch_size for r in result_posts(hawzu_env)]
+    assert max(s or 0 for s in sizes) == 7
+    assert delivered_items(hawzu_env) == 20
+
+
 def test_a_full_batch_of_one_hundred_goes_out_at_once(pytester, hawzu_env):
     hawzu_env.add_cases(f"TCM-{n}" for n in range(101, 151))
     pytester.makepyfile(cases_suite(150))
