@@ -290,7 +290,13 @@ def _ini_type(s: Setting) -> dict[str, Any]:
 
 def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
     """Turn options, environment and ini values into `Settings`, or raise UsageError."""
-    if config.getini("hawzu_token"):
+    try:
+        token_in_file = bool(config.getini("hawzu_token"))
+    except pytest.UsageError:
+        # Native TOML, a value that is not a string (`hawzu_token = 1234`): pytest's
+        # own message about its type would show it, and it is still a token.
+        token_in_file = True
+    if token_in_file:
         raise pytest.UsageError(
             f"hawzu_token in an ini file is not supported: set the {TOKEN_ENV} environment "
             "variable instead, and remove the token from the file"

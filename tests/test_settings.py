@@ -246,6 +246,20 @@ def test_hawzu_strict_takes_a_toml_boolean(pytester, monkeypatch, value, strict)
         assert result.ret == pytest.ExitCode.OK
 
 
+@pytest.mark.skipif(pytest.version_tuple < (9,), reason="pytest 9 reads pytest.toml natively")
+@pytest.mark.parametrize("value", ["1234567890", '["s3cr3t-in-a-list"]', "true"])
+def test_a_token_in_native_toml_is_refused_whatever_its_type(pytester, value):
+    # pytest's own complaint about the type would print the value, the token, in full.
+    pytester.makefile(".toml", pytest=f"[pytest]\nhawzu_token = {value}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: hawzu_token in an ini file is not supported: *"])
+    output = result.stderr.str() + result.stdout.str()
+    assert "1234567890" not in output
+    assert "s3cr3t-in-a-list" not in output
+
+
 def test_a_bad_title_from_the_ini_file_names_the_key(pytester):
     pytester.makeini("[pytest]\nhawzu_title = {nope}\n")
     pytester.makepyfile("def test_a(): pass")
