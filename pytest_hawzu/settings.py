@@ -407,7 +407,9 @@ def _number(
         ok = False
     if not ok:
         bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
-        raise pytest.UsageError(f"{name}={value!r}: expected a number {bound}")
+        # int("50.0") fails: "a number between 1 and 100" would not say what is wrong.
+        what = "a whole number" if kind is int else "a number"
+        raise pytest.UsageError(f"{name}={value!r}: expected {what} {bound}")
     return number
 
 

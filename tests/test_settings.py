@@ -132,8 +132,14 @@ def test_who_completes(pytester, args, flags, expected):
         (
             [],
             "hawzu_batch_size = 101",
-            "hawzu_batch_size='101': expected a number between 1 and 100",
+            "hawzu_batch_size='101': expected a whole number between 1 and 100",
         ),
+        (
+            [],
+            "hawzu_batch_size = 50.0",
+            "hawzu_batch_size='50.0': expected a whole number between 1 and 100",
+        ),
+        ([], "hawzu_notes_limit = 1e3", "hawzu_notes_limit='1e3': expected a whole number*"),
         (["--hawzu-execution-key=a b"], "", "--hawzu-execution-key='a b': expected 1 to 255*"),
         (["--hawzu-title={nope}"], "", "--hawzu-title: *unknown field*{nope}*"),
         (
