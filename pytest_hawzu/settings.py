@@ -355,13 +355,26 @@ def _raw(config: pytest.Config, env: Mapping[str, str], s: Setting) -> tuple[str
         value = config.getoption(f"hawzu_{s.dest}")
         if value is not None:
             return str(value), s.option
+    # `-o KEY=VALUE` is given on the command line: it outranks the environment.
+    if s.ini and _overridden(config, s.ini) and (ini := _ini(config, s.ini)) is not None:
+        return ini, s.ini
     if s.env and env.get(s.env):
         return env[s.env], s.env
-    if s.ini:
-        ini: Any = config.getini(s.ini)
-        if ini not in (None, ""):
-            return str(ini), s.ini
+    if s.ini and (ini := _ini(config, s.ini)) is not None:
+        return ini, s.ini
     return s.default, s.option or s.ini or s.dest
+
+
+def _ini(config: pytest.Config, key: str) -> str | None:
+    """The ini value as text (a TOML number too), or None if empty or not given."""
+    value: Any = config.getini(key)
+    return None if value in (None, "") else str(value)
+
+
+def _overridden(config: pytest.Config, key: str) -> bool:
+    """Whether `-o`/`--override-ini` gave the key (as pytest reads it: up to the first '=')."""
+    overrides = config.getoption("override_ini", None) or []
+    return any(o.split("=", 1)[0] == key for o in overrides)
 
 
 def _typed(config: pytest.Config, dest: str) -> str | None:

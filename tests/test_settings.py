@@ -56,6 +56,27 @@ def test_precedence_is_cli_env_ini_default(pytester, monkeypatch, cli, env, ini,
     assert s.rate == (7 if cli else 4 if env else 3 if ini else 5)
 
 
+def test_an_ini_key_overridden_on_the_command_line_outranks_the_environment(pytester, monkeypatch):
+    # -o/--override-ini is typed on the command line, like the option itself.
+    pytester.makeini("[pytest]\nhawzu_url = https://ini.example\nhawzu_rate = 3\n")
+    monkeypatch.setenv("HAWZU_URL", "https://env.example")
+    monkeypatch.setenv("HAWZU_RATE", "4")
+    monkeypatch.setenv("HAWZU_ATTACH", "none")
+    s = settings_of(
+        pytester,
+        "--hawzu-release=1.4.0",
+        "-o",
+        "hawzu_url=https://o.example",
+        "-o",
+        "hawzu_rate=6",
+        "--override-ini=hawzu_attach=all",
+    )
+    assert (s.url, s.rate, s.attach) == ("https://o.example", 6, "all")
+    # The option itself still comes first.
+    s = settings_of(pytester, "--hawzu-release=1.4.0", "-o", "hawzu_rate=6", "--hawzu-rate=7")
+    assert s.rate == 7
+
+
 def test_every_setting_has_its_environment_variable(pytester, monkeypatch):
     env = {
         "HAWZU_RELEASE": "rel_7",
