@@ -296,6 +296,11 @@ def resolve(config: pytest.Config, env: Mapping[str, str]) -> Settings:
         # Native TOML, a value that is not a string (`hawzu_token = 1234`): pytest's
         # own message about its type would show it, and it is still a token.
         token_in_file = True
+    if token_in_file and _overridden(config, "hawzu_token"):
+        raise pytest.UsageError(
+            f"hawzu_token given with -o is not supported: set the {TOKEN_ENV} environment "
+            "variable instead"
+        )
     if token_in_file:
         raise pytest.UsageError(
             f"hawzu_token in an ini file is not supported: set the {TOKEN_ENV} environment "

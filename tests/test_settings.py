@@ -287,6 +287,16 @@ def test_a_token_in_native_toml_is_refused_whatever_its_type(pytester, value):
     assert "s3cr3t-in-a-list" not in output
 
 
+def test_a_token_given_with_override_ini_is_refused_as_such(pytester):
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("-o", "hawzu_token=s3cr3t-on-the-command-line")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: hawzu_token given with -o is not supported: set the HAWZU_API_TOKEN *"]
+    )
+    assert "s3cr3t-on-the-command-line" not in result.stderr.str() + result.stdout.str()
+
+
 def test_a_bad_title_from_the_ini_file_names_the_key(pytester):
     pytester.makeini("[pytest]\nhawzu_title = {nope}\n")
     pytester.makepyfile("def test_a(): pass")
