@@ -51,40 +51,19 @@ class Aggregator:
 
     def add(self, outcome: TestOutcome) -> tuple[str, ...]:
         """Record a finished test; return the case IDs whose result changed."""
-        with self.lock:
-            for case_id in outcome.case_ids:
-                self._add(case_id, outcome)
-        return outcome.case_ids
-
-    def replace(self, earlier: TestOutcome, outcome: TestOutcome) -> tuple[str, ...]:
-        """Record a test's final attempt in place of an earlier attempt of the same
-        run of it (flaky); return the case IDs whose result changed."""
         cases = self._cases
         with self.lock:
             for case_id in outcome.case_ids:
                 held = cases.get(case_id)
-                if held is earlier or (
-                    # Delivered and let go: the case's one test is that attempt.
-                    isinstance(held, Status) and case_id in earlier.case_ids
-                ):
+                if held is None:
                     cases[case_id] = outcome
-                elif isinstance(held, list) and any(t is earlier for t in held):
-                    held[next(i for i, t in enumerate(held) if t is earlier)] = outcome
+                elif isinstance(held, list):
+                    held.append(outcome)
+                elif isinstance(held, Status):  # a test the selection did not announce
+                    cases[case_id] = [_let_go(case_id, held), outcome]
                 else:
-                    self._add(case_id, outcome)
+                    cases[case_id] = [held, outcome]
         return outcome.case_ids
-
-    def _add(self, case_id: str, outcome: TestOutcome) -> None:
-        cases = self._cases
-        held = cases.get(case_id)
-        if held is None:
-            cases[case_id] = outcome
-        elif isinstance(held, list):
-            held.append(outcome)
-        elif isinstance(held, Status):  # a test the selection did not announce
-            cases[case_id] = [_let_go(case_id, held), outcome]
-        else:
-            cases[case_id] = [held, outcome]
 
     def delivered(self, case_id: str) -> None:
         """The case's result reached Hawzu: results are not kept after delivery.

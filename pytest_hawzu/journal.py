@@ -133,13 +133,8 @@ class Journal:
         # Marked at once, should the run be killed later; `close` says if it failed.
         self._mark_partial()
 
-    def test(self, outcome: TestOutcome, *, again: bool = False) -> None:
-        """A finished test; `again` for a later attempt of the same run of it
-        (flaky), which takes the place of the last record of that test."""
-        record = {"type": "test", **outcome.to_json()}
-        if again:
-            record["again"] = True
-        self.write(record)
+    def test(self, outcome: TestOutcome) -> None:
+        self.write({"type": "test", **outcome.to_json()})
 
     def attachment(self, attachment: Attachment) -> None:
         """An attachment file to send once its cases' results are in."""
@@ -395,7 +390,7 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
         release_id = record.get("release_id")
         contents.release_id = None if release_id is None else _text(release_id, "release_id")
     elif kind == "test":
-        _test(contents, record)
+        contents.outcomes.append(TestOutcome.from_json(record))
     elif kind == "scope":
         # Scope comes in chunks; one case's tests may span two of them.
         cases = record.get("cases", {})
@@ -418,20 +413,6 @@ def _apply(contents: Contents, record: dict[str, Any]) -> None:
         contents.attachments.append(Attachment.from_json(record))
     elif kind == "attachment_done":
         contents.attachments_done.add((str(record["path"]), str(record["case"])))
-
-
-def _test(contents: Contents, record: dict[str, Any]) -> None:
-    """A finished test; one marked `again` (a later attempt of the same run of
-    it, with flaky) takes the place of the test's last record."""
-    again = record.pop("again", False) is True
-    outcome = TestOutcome.from_json(record)
-    outcomes = contents.outcomes
-    if again:
-        for index in range(len(outcomes) - 1, -1, -1):
-            if outcomes[index].nodeid == outcome.nodeid:
-                outcomes[index] = outcome
-                return
-    outcomes.append(outcome)
 
 
 def _text(value: Any, name: str) -> str:

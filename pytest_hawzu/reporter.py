@@ -145,11 +145,10 @@ class Reporter:
         self.unmarked = 0
         # Tests without a case whose current attempt pytest-rerunfailures voided.
         self.void_attempts: set[str] = set()
-        # The test that last finished on each worker (None: this process), and
-        # the outcome recorded for it (None: no case, or dropped): flaky runs a
-        # test again within one run of its protocol, each attempt with a
-        # teardown report, and a later attempt replaces it.
-        self.last_finished: dict[Any, tuple[str, TestOutcome | None]] = {}
+        # The test without a case that last finished on each worker (None: this
+        # process): flaky runs a test again within one run of its protocol, each
+        # attempt with a teardown report, and the test counts once.
+        self.last_unmarked: dict[Any, str] = {}
         self.announced = False
         self.completion_failed = False
         self.journal_failed = False  # said once
@@ -335,9 +334,6 @@ class Reporter:
             )
 
     def _take(self, report: pytest.TestReport) -> None:
-        if report.when == "setup" and not getattr(report, ATTEMPT_KEY, 0):
-            # A test's first attempt: no earlier one of its run to replace.
-            self.last_finished.pop(getattr(report, "node", None), None)
         packed = getattr(report, SCOPE_KEY, None)
         if packed is not None:  # a worker's first report (see Tagger)
             self.add_packed_scope(packed)
@@ -358,8 +354,6 @@ class Reporter:
             # report after it; a teardown that did not finish the test drops
             # those attached in that teardown.
             self.inbox.drop(report.nodeid)
-            if report.when == "teardown":
-                self._finished(report, None)  # the next attempt replaces nothing
 
     def _unmarked(self, report: pytest.TestReport) -> None:
         if report.when in ("setup", "call", "teardown"):
@@ -390,21 +384,23 @@ class Reporter:
         if report.when == "setup" and report.outcome != RERUN:
             # A new attempt: the void one may have had no teardown report.
             self.void_attempts.discard(report.nodeid)
+            if not getattr(report, ATTEMPT_KEY, 0):  # a new run of the test
+                self.last_unmarked.pop(getattr(report, "node", None), None)
         if report.when != "teardown":
             if report.outcome == RERUN:
                 self.void_attempts.add(report.nodeid)
         elif report.outcome == RERUN or report.nodeid in self.void_attempts:
             self.void_attempts.discard(report.nodeid)  # the void attempt ends
         else:
-            if self._earlier_attempt(report) is None:
+            node = getattr(report, "node", None)
+            # A later attempt (flaky) of the test counted last on this worker.
+            later = getattr(report, ATTEMPT_KEY, 0) > 0
+            if not (later and self.last_unmarked.get(node) == report.nodeid):
                 self.unmarked += 1
-            self._finished(report, None)
+            self.last_unmarked[node] = report.nodeid
 
     def record(self, outcome: TestOutcome, report: Any = None) -> None:
         kept = self._accept(outcome, report) if report is not None else outcome
-        last = self._earlier_attempt(report) if report is not None else None
-        earlier = None if last is None else last[1]  # what this attempt replaces
-        self._finished(report, kept)
         if kept is None or (kept.case_ids, kept.nodeid) != (outcome.case_ids, outcome.nodeid):
             # The selected test as it was named expects nothing more.
             self._drop(outcome.nodeid)
@@ -415,27 +411,11 @@ class Reporter:
         for line in warnings:
             self._problem(line)
         if self.journal is not None:
-            self.journal.test(kept, again=earlier is not None)
+            self.journal.test(kept)
             for attachment in files:
                 self.journal.attachment(attachment)
-        if earlier is not None:
-            changed = self.aggregator.replace(earlier, kept)
-        else:
-            changed = self.aggregator.add(kept)
-        self.uploader.submit(changed, files)
+        self.uploader.submit(self.aggregator.add(kept), files)
         self._announce()
-
-    def _earlier_attempt(self, report: Any) -> tuple[str, TestOutcome | None] | None:
-        """The test's earlier attempt in the same run of its protocol, if one
-        finished: what a later attempt replaces rather than adds to."""
-        if not getattr(report, ATTEMPT_KEY, 0):
-            return None
-        last = self.last_finished.get(getattr(report, "node", None))
-        return last if last is not None and last[0] == report.nodeid else None
-
-    def _finished(self, report: Any, outcome: TestOutcome | None) -> None:
-        if report is not None:
-            self.last_finished[getattr(report, "node", None)] = (report.nodeid, outcome)
 
     def _drop(self, nodeid: str) -> None:
         self.dropped.add(nodeid)
